@@ -1,0 +1,58 @@
+"""Input validation that names the argument, the expected and the actual value.
+
+Shape mistakes surface deep inside a matmul otherwise; these helpers turn them into a
+one-line ``ValueError`` at the model boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def check_tensor(name: str, value: object) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
+def check_rank(name: str, value: torch.Tensor, rank: int, layout: str) -> None:
+    if value.dim() != rank:
+        raise ValueError(f"{name}: expected {rank} dims {layout}, got shape {tuple(value.shape)}")
+
+
+def check_integer(name: str, value: torch.Tensor) -> None:
+    if value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool:
+        raise ValueError(f"{name}: expected an integer tensor, got dtype {value.dtype}")
+
+
+def check_floating(name: str, value: torch.Tensor) -> None:
+    if not value.dtype.is_floating_point:
+        raise ValueError(f"{name}: expected a floating-point tensor, got dtype {value.dtype}")
+
+
+def check_size(name: str, value: torch.Tensor, dim: int, expected: int, what: str) -> None:
+    if value.shape[dim] != expected:
+        raise ValueError(
+            f"{name}: expected {what} = {expected} (dim {dim}), got {value.shape[dim]} in shape {tuple(value.shape)}"
+        )
+
+
+def check_mask(name: str, mask: torch.Tensor | None, shape: Sequence[int]) -> torch.Tensor | None:
+    """A key-padding mask: ``[B, M]``, True (or 1) where a position is real."""
+    if mask is None:
+        return None
+    check_tensor(name, mask)
+    if tuple(mask.shape) != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(mask.shape)}")
+    return mask.bool()
+
+
+def check_range(name: str, value: torch.Tensor, low: int, high: int) -> None:
+    """Every value in ``[low, high)``. Skipped under ``torch.compile`` (it needs a host sync)."""
+    if torch.compiler.is_compiling() or value.numel() == 0:
+        return
+    lo, hi = int(value.min()), int(value.max())
+    if lo < low or hi >= high:
+        raise ValueError(f"{name}: expected values in [{low}, {high}), got values in [{lo}, {hi}]")
