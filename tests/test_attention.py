@@ -23,7 +23,13 @@ def _reference(attn: MultiHeadAttention, x_q, x_kv, mask=None):
 
 @pytest.mark.parametrize(
     ("q_dim", "kv_dim", "qk", "v", "heads"),
-    [(64, 261, 261, 261, 1), (1280, 768, 256, 1280, 8), (512, 322, 322, 322, 1), (704, 704, 704, 704, 1), (48, 20, 12, 30, 3)],
+    [
+        (64, 261, 261, 261, 1),
+        (1280, 768, 256, 1280, 8),
+        (512, 322, 322, 322, 1),
+        (704, 704, 704, 704, 1),
+        (48, 20, 12, 30, 3),
+    ],
 )
 def test_padded_equals_unpadded_and_reference(q_dim, kv_dim, qk, v, heads):
     kwargs = dict(qk_channels=qk, v_channels=v, out_dim=q_dim, num_heads=heads)

@@ -83,13 +83,13 @@ def test_save_load_classifier(tmp_path):
 
 
 def test_load_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="expected config.json"):
+    with pytest.raises(FileNotFoundError, match=r"expected config\.json"):
         tp.load(tmp_path)
     tiny_mlm().save_pretrained(tmp_path)
     config = json.loads((tmp_path / CONFIG_FILE).read_text())
     config["output_adapter"]["kind"] = "teleport"
     (tmp_path / CONFIG_FILE).write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="output_adapter.kind: expected one of .* got 'teleport'"):
+    with pytest.raises(ValueError, match=r"output_adapter\.kind: expected one of .* got 'teleport'"):
         tp.load(tmp_path)
     config["output_adapter"]["kind"] = "masked_lm"
     config["encoder"]["num_latent"] = 3
@@ -106,7 +106,7 @@ def test_load_errors(tmp_path):
 def test_presets_registry():
     assert {"language-mlm", "text-classifier"} <= set(tp.presets())
     assert tp.preset_arguments("language-mlm")["num_latents"] == 256
-    with pytest.raises(ValueError, match="preset: expected one of .* got 'gpt'"):
+    with pytest.raises(ValueError, match=r"preset: expected one of .* got 'gpt'"):
         tp.build("gpt")
     with pytest.raises(ValueError, match=r"unknown arguments \['latents'\]"):
         tp.build("language-mlm", latents=3)
