@@ -11,11 +11,16 @@ from collections.abc import Callable
 
 from torch import nn
 
-from torchperceiver.convert import hf_text
+from torchperceiver.convert import hf_flow, hf_multimodal, hf_text, hf_vision
 from torchperceiver.core.model import PerceiverIO
 
 CONVERTERS: dict[str, Callable[[nn.Module], PerceiverIO]] = {
+    "PerceiverForImageClassificationConvProcessing": hf_vision.image_classification,
+    "PerceiverForImageClassificationFourier": hf_vision.image_classification,
+    "PerceiverForImageClassificationLearned": hf_vision.image_classification,
     "PerceiverForMaskedLM": hf_text.masked_lm,
+    "PerceiverForMultimodalAutoencoding": hf_multimodal.multimodal_autoencoding,
+    "PerceiverForOpticalFlow": hf_flow.optical_flow,
     "PerceiverForSequenceClassification": hf_text.sequence_classification,
 }
 

@@ -50,8 +50,17 @@ def check_mask(name: str, mask: torch.Tensor | None, shape: Sequence[int]) -> to
 
 
 def check_range(name: str, value: torch.Tensor, low: int, high: int) -> None:
-    """Every value in ``[low, high)``. Skipped under ``torch.compile`` (it needs a host sync)."""
+    """Every value in ``[low, high)``: a ``ValueError`` for CPU tensors, a device-side assert elsewhere.
+
+    Reading ``min``/``max`` of an accelerator tensor on the host is a host-device sync on every call (the
+    host waits for the queue to drain and kernel launches stop overlapping compute), so there the check
+    is queued on the device instead and fails at a later sync. Skipped under ``torch.compile``.
+    """
     if torch.compiler.is_compiling() or value.numel() == 0:
+        return
+    if value.device.type != "cpu":
+        in_range = ((value >= low) & (value < high)).all()
+        torch._assert_async(in_range, f"{name}: expected values in [{low}, {high})")
         return
     lo, hi = int(value.min()), int(value.max())
     if lo < low or hi >= high:

@@ -178,6 +178,7 @@ class PerceiverDecoder(nn.Module):
     def __init__(self, cfg: DecoderConfig, query_dim: int, latent_dim: int, settings: BlockSettings) -> None:
         super().__init__()
         self.chunk_size = cfg.chunk_size
+        self.activation_checkpointing = False
         self.cross_attend = CrossAttentionLayer(
             query_dim,
             latent_dim,
@@ -189,11 +190,17 @@ class PerceiverDecoder(nn.Module):
             settings=settings,
         )
 
+    def _run(self, queries: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        if self.activation_checkpointing and self.training:
+            return checkpoint(self.cross_attend, queries, z, use_reentrant=False)
+        return self.cross_attend(queries, z)
+
     def forward(self, queries: torch.Tensor, z: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+        """With checkpointing, training keeps one chunk's activations at a time: memory is bounded for any O."""
         chunk_size = chunk_size or self.chunk_size
         if chunk_size is None or queries.shape[1] <= chunk_size:
-            return self.cross_attend(queries, z)
-        return torch.cat([self.cross_attend(q, z) for q in queries.split(chunk_size, dim=1)], dim=1)
+            return self._run(queries, z)
+        return torch.cat([self._run(q, z) for q in queries.split(chunk_size, dim=1)], dim=1)
 
 
 class PerceiverIO(nn.Module):
@@ -209,6 +216,7 @@ class PerceiverIO(nn.Module):
         self.decoder = PerceiverDecoder(
             config.decoder, self.output_adapter.query_channels, config.encoder.latent_dim, config.block
         )
+        self.decoder.activation_checkpointing = config.activation_checkpointing
         self._init_linear_weights()
 
     def _init_linear_weights(self) -> None:

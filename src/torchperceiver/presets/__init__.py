@@ -11,9 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from torchperceiver.core.model import PerceiverIO
-from torchperceiver.presets import text
+from torchperceiver.presets import flow, multimodal, text, vision
 
-_REGISTRY: dict[str, Callable[..., PerceiverIO]] = {**text.PRESETS}
+_REGISTRY: dict[str, Callable[..., PerceiverIO]] = {
+    **flow.PRESETS,
+    **multimodal.PRESETS,
+    **text.PRESETS,
+    **vision.PRESETS,
+}
 
 
 def presets() -> list[str]:

@@ -1,0 +1,165 @@
+"""Video in (space-time patches ⊕ 3-D Fourier features) and out (pixels from per-pixel queries).
+
+The multimodal autoencoder reads 16 frames of 224×224 RGB in 1×4×4 patches (16×56×56 positions of 48
+values) and decodes one query per *pixel* (16×224×224). Input and output Fourier features share one
+maximum resolution, the patch grid (16, 56, 56), as in the official code and HF.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+import torch
+from torch import nn
+
+from torchperceiver.adapters.points import fourier_queries, output_points
+from torchperceiver.core.adapter import AdapterConfig, Context, Encoded, InputAdapter, OutputAdapter
+from torchperceiver.core.checks import check_floating, check_mask, check_rank, check_size, check_tensor
+from torchperceiver.core.position import FourierPositions
+
+
+def space_time_to_depth(video: torch.Tensor, patch_size: Sequence[int]) -> torch.Tensor:
+    """``[B, T, C, H, W]`` → channels-last ``[B, T/pt, H/ph, W/pw, pt·ph·pw·C]``.
+
+    Each position's channels are ordered (frame, patch row, patch column, colour), the official layout, so
+    released weights apply unchanged.
+    """
+    batch, frames, channels, height, width = video.shape
+    pt, ph, pw = patch_size
+    x = video.reshape(batch, frames // pt, pt, channels, height // ph, ph, width // pw, pw)
+    x = x.permute(0, 1, 4, 6, 2, 5, 7, 3)
+    return x.reshape(batch, frames // pt, height // ph, width // pw, pt * ph * pw * channels)
+
+
+def check_video(name: str, video: torch.Tensor, channels: int, patch_size: Sequence[int]) -> None:
+    check_tensor(name, video)
+    check_rank(name, video, 5, "[batch, frames, channels, height, width]")
+    check_floating(name, video)
+    check_size(name, video, 2, channels, "channels")
+    size = tuple(video.shape[1:2]) + tuple(video.shape[3:])
+    if any(n == 0 or n % p for n, p in zip(size, patch_size, strict=True)):
+        raise ValueError(
+            f"{name}: expected frames × height × width to be positive multiples of the patch size "
+            f"{tuple(patch_size)}, got {size}"
+        )
+
+
+@dataclass
+class VideoInputConfig(AdapterConfig):
+    """``patch_size``: (frames, rows, columns) of one space-time patch."""
+
+    kind = "video_input"
+    in_channels: int = 3
+    patch_size: tuple[int, int, int] = (1, 4, 4)
+    num_bands: int = 32
+    max_resolution: tuple[int, int, int] = (16, 56, 56)
+
+    @property
+    def num_channels(self) -> int:
+        return (
+            prod(self.patch_size) * self.in_channels
+            + FourierPositions(self.num_bands, self.max_resolution).num_channels
+        )
+
+    def build(self) -> VideoInput:
+        return VideoInput(self)
+
+
+class VideoInput(InputAdapter):
+    """``video [B, T, C, H, W]`` → ``x [B, T·H·W / prod(patch), patch values + C_fourier]`` (243 channels released)."""
+
+    def __init__(self, cfg: VideoInputConfig) -> None:
+        super().__init__()
+        if len(cfg.patch_size) != 3 or len(cfg.max_resolution) != 3:
+            raise ValueError(
+                f"patch_size, max_resolution: expected 3 values each (frames, height, width), got "
+                f"{tuple(cfg.patch_size)} and {tuple(cfg.max_resolution)}"
+            )
+        self.cfg = cfg
+        self.positions = FourierPositions(cfg.num_bands, cfg.max_resolution)
+
+    @property
+    def num_channels(self) -> int:
+        return self.cfg.num_channels
+
+    def forward(
+        self, video: torch.Tensor, attention_mask: torch.Tensor | None = None, *, name: str = "video"
+    ) -> Encoded:
+        """``name`` is the argument named in errors (the multimodal model passes ``inputs['image']``)."""
+        check_video(name, video, self.cfg.in_channels, self.cfg.patch_size)
+        batch = video.shape[0]
+        patches = space_time_to_depth(video, self.cfg.patch_size)
+        grid = patches.shape[1:4]
+        patches = patches.flatten(1, 3)
+        mask = check_mask("attention_mask", attention_mask, patches.shape[:2])
+        pos = self.positions(grid, device=video.device).to(video.dtype)
+        x = torch.cat([patches, pos.expand(batch, -1, -1)], dim=-1)
+        frames, _, height, width = video.shape[1:]
+        return Encoded(x, mask, {"batch_size": batch, "video_size": (frames, height, width)})
+
+
+@dataclass
+class VideoOutputConfig(AdapterConfig):
+    """``head_dim``: the width the pixel head reads (``None``: the query width, for a decoder of its own)."""
+
+    kind = "video_output"
+    out_channels: int = 3
+    num_bands: int = 32
+    max_resolution: tuple[int, int, int] = (16, 56, 56)
+    head_dim: int | None = None
+
+    def build(self) -> VideoOutput:
+        return VideoOutput(self)
+
+
+class VideoOutput(OutputAdapter):
+    """One Fourier query per pixel of the input video.
+
+    By default every pixel is decoded and the output is a video ``[B, T, C, H, W]``; with
+    ``subsampled_points`` (flat indices into T×H×W) only those pixels are, as ``[B, n, C]``.
+    """
+
+    def __init__(self, cfg: VideoOutputConfig) -> None:
+        super().__init__()
+        if len(cfg.max_resolution) != 3:
+            raise ValueError(f"max_resolution: expected 3 values (frames, height, width), got {cfg.max_resolution}")
+        self.cfg = cfg
+        self.positions = FourierPositions(cfg.num_bands, cfg.max_resolution)
+        self.head = nn.Linear(cfg.head_dim or self.positions.num_channels, cfg.out_channels)
+
+    @property
+    def query_channels(self) -> int:
+        return self.positions.num_channels
+
+    def num_points(self, context: Context) -> int:
+        return prod(context["video_size"])
+
+    def queries(
+        self,
+        context: Context,
+        subsampled_points: torch.Tensor | None = None,
+        *,
+        points_name: str = "subsampled_points",
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        """Also records in ``context`` whether the whole video is decoded, so ``forward`` knows the output shape.
+
+        ``points_name`` is the argument named in errors.
+        """
+        if kwargs:
+            raise ValueError(f"query arguments: expected only subsampled_points, got {sorted(kwargs)}")
+        grid = context["video_size"]
+        indices = output_points(points_name, subsampled_points, grid, self.head.weight.device)
+        context["whole_video"] = subsampled_points is None
+        return fourier_queries(self.positions, indices, grid, context["batch_size"], self.head.weight.dtype)
+
+    def to_video(self, pixels: torch.Tensor, context: Context) -> torch.Tensor:
+        """Every pixel in flat order ``[B, T·H·W, C]`` → ``[B, T, C, H, W]``."""
+        return pixels.unflatten(1, context["video_size"]).permute(0, 1, 4, 2, 3)
+
+    def forward(self, y: torch.Tensor, context: Context) -> torch.Tensor:
+        pixels = self.head(y)
+        return self.to_video(pixels, context) if context["whole_video"] else pixels

@@ -1,0 +1,172 @@
+"""``torchperceiver``: train from a recipe, plot a run, fill masks with a trained model.
+
+Bad input (a recipe key, a value, a path, a checkpoint) ends in one line ``error: …`` and exit code 2;
+a run stopped by SIGINT/SIGTERM saves a checkpoint and exits with 128 + the signal number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torchperceiver.training import FitResult, Trainer
+    from torchperceiver.training.recipe import Recipe
+
+RECIPE_FILE = "recipe.yaml"
+RUNS_DIR = "runs"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    from torchperceiver.training.recipe import DEFAULT_RECIPE, available
+
+    parser = argparse.ArgumentParser(prog="torchperceiver", description="Perceiver IO: train, plot, predict.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    recipes = "\n".join(f"  {name:<14} {text}" for name, text in available().items())
+    train = commands.add_parser(
+        "train",
+        help="train a model from a recipe",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train from a recipe (a built-in name or a YAML file); any field can be overridden with --set.",
+        epilog=f"recipes:\n{recipes}\n\nexamples:\n  torchperceiver train\n"
+        f"  torchperceiver train {DEFAULT_RECIPE} --out runs/tiny --set optim.lr=2e-3 data.seq_len=256\n"
+        "  torchperceiver train --resume runs/tiny --steps 2000\n"
+        f"  torchrun --nproc_per_node 2 -m torchperceiver.cli train {DEFAULT_RECIPE}",
+    )
+    train.add_argument("recipe", nargs="?", help=f"recipe name or YAML file (default: {DEFAULT_RECIPE})")
+    train.add_argument("--out", type=Path, help=f"run directory (default: {RUNS_DIR}/RECIPE)")
+    train.add_argument("--steps", type=int, help="number of optimizer steps (same as --set train.steps=N)")
+    train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR (or from a checkpoint)")
+    train.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="override fields")
+    train.set_defaults(func=_train)
+
+    plot = commands.add_parser("plot", help="draw the training curves of a run as PNG")
+    plot.add_argument("run_dir", type=Path)
+    plot.add_argument("--out", type=Path, help="PNG file (default: RUN_DIR/curves.png)")
+    plot.set_defaults(func=_plot)
+
+    predict = commands.add_parser("predict", help="run a trained model")
+    tasks = predict.add_subparsers(dest="task", required=True)
+    fill = tasks.add_parser("fill-mask", help="fill the [MASK] bytes of a text with a masked-LM model")
+    fill.add_argument("text", help="text with [MASK] spans; each [MASK] stands for --width bytes")
+    fill.add_argument("--checkpoint", type=Path, required=True, help="run directory or checkpoint directory")
+    fill.add_argument("--width", type=int, default=1, help="bytes per [MASK] (default: 1)")
+    fill.add_argument("--device", default="cpu")
+    fill.set_defaults(func=_fill_mask)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from torchperceiver.atomic import atomic_path
+    from torchperceiver.training import Interrupted, Trainer, distributed, recipe
+
+    overrides = list(args.set) + ([f"train.steps={args.steps}"] if args.steps is not None else [])
+    if args.resume is not None:
+        if args.recipe is not None:
+            raise ValueError(f"recipe: expected no recipe with --resume (the run's own is used), got {args.recipe!r}")
+        run_dir = _run_dir_of(args.resume)
+        if args.out is not None and args.out.resolve() != run_dir.resolve():
+            raise ValueError(f"--out: a resumed run writes to its own directory {run_dir}, got {args.out}")
+        rec = recipe.load(run_dir / RECIPE_FILE, overrides)
+    else:
+        rec = recipe.load(args.recipe or recipe.DEFAULT_RECIPE, overrides)
+        run_dir = args.out or Path(RUNS_DIR) / rec.name
+        if (run_dir / RECIPE_FILE).exists():
+            raise ValueError(
+                f"--out: {run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out"
+            )
+    task = rec.build_task()
+    try:
+        trainer = Trainer(task, rec.optim, rec.train, run_dir)
+        main_rank = trainer.info.is_main
+        if main_rank:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            with atomic_path(run_dir / RECIPE_FILE) as tmp:
+                tmp.write_text(rec.text)
+            _say(_header(rec, trainer, run_dir))
+        try:
+            result = trainer.fit(resume=args.resume)
+        except Interrupted as stop:
+            if main_rank:
+                _say(f"{stop}\nresume with: torchperceiver train --resume {run_dir}")
+            return 128 + stop.signum
+        if main_rank:
+            _say(_summary(result, run_dir))
+        return 0
+    finally:
+        distributed.teardown()
+
+
+def _run_dir_of(resume: Path) -> Path:
+    """``--resume`` names a run directory or one of its checkpoints (``RUN/checkpoints/step-…``)."""
+    from torchperceiver.training.checkpoint import MANIFEST
+
+    run_dir = resume.parent.parent if (resume / MANIFEST).is_file() else resume
+    if not (run_dir / RECIPE_FILE).is_file():
+        raise ValueError(f"--resume: expected a run directory with {RECIPE_FILE}, got {str(resume)!r}")
+    return run_dir
+
+
+def _header(rec: Recipe, trainer: Trainer, run_dir: Path) -> str:
+    cfg, layout = trainer.cfg, trainer.layout
+    params = sum(p.numel() for p in trainer.model.parameters())
+    return (
+        f"recipe {rec.name}: task {rec.task}, {params / 1e6:.2f}M parameters, {cfg.steps} steps × batch "
+        f"{layout.global_batch} ({layout.world_size} process(es) × {layout.micro_batch} × {layout.accumulation} "
+        f"accumulation), {cfg.precision} on {trainer.info.device} → {run_dir}"
+    )
+
+
+def _summary(result: FitResult, run_dir: Path) -> str:
+    from torchperceiver.training.logging import format_metrics
+
+    lines = [f"done: step {result.step}, {format_metrics(result.metrics)}", f"checkpoint: {result.checkpoint}"]
+    if result.demo:
+        lines += ["fill-mask example:", result.demo]
+    lines += [f"curves: torchperceiver plot {run_dir}"]
+    return "\n".join(lines)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from torchperceiver.training.plot import plot_run
+
+    _say(f"wrote {plot_run(args.run_dir, args.out)}")
+    return 0
+
+
+def _fill_mask(args: argparse.Namespace) -> int:
+    from torchperceiver.core.model import CONFIG_FILE
+    from torchperceiver.serialization import load
+    from torchperceiver.tasks.mlm import fill_mask
+    from torchperceiver.training.checkpoint import resolve
+
+    path = args.checkpoint if (args.checkpoint / CONFIG_FILE).is_file() else resolve(args.checkpoint, "--checkpoint")
+    model = load(path, device=args.device)
+    kind = model.config.output_adapter.kind
+    if kind != "masked_lm":
+        raise ValueError(f"--checkpoint: expected a masked-LM model, got output adapter {kind!r}")
+    _say(fill_mask(model, args.text, width=args.width))
+    return 0
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

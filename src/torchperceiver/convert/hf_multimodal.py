@@ -1,0 +1,131 @@
+"""HF ``PerceiverForMultimodalAutoencoding`` → torchperceiver (``multimodal_input`` / ``multimodal_output``).
+
+Shapes are read from HF's modules rather than its config, so a model built with any config HF accepts
+converts. HF applies its ``mask_probs`` in training and eval mode alike, so both of ours get them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from torchperceiver.adapters.multimodal import MODALITIES, MultimodalInputConfig, MultimodalOutputConfig
+from torchperceiver.convert.hf_common import (
+    State,
+    assemble,
+    block_settings,
+    encoder_config,
+    encoder_state,
+    layer_state,
+    unsupported,
+)
+from torchperceiver.core.model import DecoderConfig, PerceiverConfig, PerceiverIO
+
+
+def _fourier(what: str, encoding: Any) -> tuple[int, tuple[int, ...]]:
+    """``(num_bands, max_resolution)`` of an HF Fourier position encoding of the layout we build."""
+    if type(encoding).__name__ != "PerceiverFourierPositionEncoding":
+        raise unsupported(f"{what} position encoding", "Fourier", type(encoding).__name__)
+    if not encoding.concat_pos or encoding.sine_only:
+        raise unsupported(
+            f"{what} Fourier features", "concat_pos=True, sine_only=False", (encoding.concat_pos, encoding.sine_only)
+        )
+    return encoding.num_bands, tuple(encoding.max_resolution)
+
+
+def _input(prep: nn.Module) -> tuple[MultimodalInputConfig, State]:
+    audio, image, label = (prep.modalities[name] for name in MODALITIES)
+    if audio.concat_or_add_pos != "concat" or audio.project_pos_dim > 0:
+        raise unsupported("audio preprocessor", "concatenated, unprojected positions", audio.concat_or_add_pos)
+    if image.prep_type != "patches" or image.conv_after_patching or image.project_pos_dim > 0:
+        raise unsupported("image preprocessor", "prep_type='patches' without conv or projection", image.prep_type)
+    audio_bands, (audio_resolution,) = _fourier("audio input", audio.position_embeddings)
+    image_bands, image_resolution = _fourier("image input", image.position_embeddings)
+    probs = tuple(float(prep.mask_probs.get(name, 0.0)) for name in MODALITIES)
+    cfg = MultimodalInputConfig(
+        samples_per_patch=audio.samples_per_patch,
+        audio_num_bands=audio_bands,
+        audio_max_resolution=audio_resolution,
+        in_channels=image.in_channels,
+        patch_size=(image.temporal_downsample, image.spatial_downsample, image.spatial_downsample),
+        image_num_bands=image_bands,
+        image_max_resolution=image_resolution,
+        num_classes=label.num_channels,
+        min_padding=prep.min_padding_size,
+        mask_probs=probs,
+        eval_mask_probs=probs,
+    )
+    state = {}
+    for name in MODALITIES:
+        if name not in prep.mask:
+            raise unsupported(f"input_preprocessor.mask_probs[{name!r}]", "a mask token for every modality", None)
+        state[f"input_adapter.padding.{name}"] = prep.padding[name]
+        state[f"input_adapter.mask_tokens.{name}"] = prep.mask[name]
+    return cfg, state
+
+
+def _output(decoder: nn.Module, post: nn.Module) -> tuple[MultimodalOutputConfig, State]:
+    audio, image, label = (decoder.modalities[name] for name in MODALITIES)
+    image = image.decoder  # PerceiverBasicVideoAutoencodingDecoder wraps a basic decoder
+    label = label.decoder
+    if label.position_encoding_type != "trainable":
+        raise unsupported("label decoder position encoding", "'trainable'", label.position_encoding_type)
+    audio_bands, (audio_resolution,) = _fourier("audio query", audio.output_position_encodings)
+    image_bands, image_resolution = _fourier("image query", image.output_position_encodings)
+    query = label.output_position_encodings.position_embeddings
+    final = decoder.decoder.final_layer
+    cfg = MultimodalOutputConfig(
+        samples_per_patch=post.modalities["audio"].classifier.out_features,
+        audio_num_bands=audio_bands,
+        audio_max_resolution=audio_resolution,
+        out_channels=post.modalities["image"].classifier.out_features,
+        image_num_bands=image_bands,
+        image_max_resolution=image_resolution,
+        num_classes=post.modalities["label"].classifier.out_features,
+        label_query_dim=query.shape[1],
+        min_padding=decoder.min_padding_size,
+        output_dim=final.out_features,
+    )
+    state = {
+        "output_adapter.proj.weight": final.weight,
+        "output_adapter.proj.bias": final.bias,
+        "output_adapter.modalities.label.query": query,
+    }
+    for name in MODALITIES:
+        state[f"output_adapter.padding.{name}"] = decoder.padding[name]
+        head = post.modalities[name].classifier
+        state[f"output_adapter.modalities.{name}.head.weight"] = head.weight
+        state[f"output_adapter.modalities.{name}.head.bias"] = head.bias
+    return cfg, state
+
+
+def _decoder(hf_decoder: nn.Module) -> tuple[DecoderConfig, State]:
+    layer = hf_decoder.decoding_cross_attention
+    attn = layer.attention.self
+    cfg = DecoderConfig(
+        num_heads=attn.num_heads,
+        qk_channels=attn.qk_channels,
+        v_channels=attn.v_channels,
+        widening_factor=layer.mlp.dense1.out_features // layer.mlp.dense1.in_features,
+        query_residual=layer.attention.use_query_residual,
+    )
+    return cfg, layer_state("decoder.cross_attend", layer, cross=True)
+
+
+def multimodal_autoencoding(hf_model: nn.Module) -> PerceiverIO:
+    perceiver = hf_model.perceiver
+    input_cfg, state = _input(perceiver.input_preprocessor)
+    output_cfg, output_state = _output(perceiver.decoder, perceiver.output_postprocessor)
+    decoder_cfg, decoder_state = _decoder(perceiver.decoder.decoder)
+    state.update(output_state)
+    state.update(decoder_state)
+    state.update(encoder_state(perceiver))
+    config = PerceiverConfig(
+        input_adapter=input_cfg,
+        output_adapter=output_cfg,
+        encoder=encoder_config(hf_model.config),
+        decoder=decoder_cfg,
+        block=block_settings(hf_model.config),
+    )
+    return assemble(config, state)

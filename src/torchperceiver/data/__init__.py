@@ -1,0 +1,1 @@
+"""Datasets and readers, one file per format or sample kind."""

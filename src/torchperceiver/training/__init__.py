@@ -1,0 +1,6 @@
+"""The task-agnostic training engine: trainer, optimizers, checkpoints, distributed, logging."""
+
+from torchperceiver.training.optim import Lamb, OptimConfig
+from torchperceiver.training.trainer import FitResult, Interrupted, TrainConfig, Trainer
+
+__all__ = ["FitResult", "Interrupted", "Lamb", "OptimConfig", "TrainConfig", "Trainer"]

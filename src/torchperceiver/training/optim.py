@@ -1,0 +1,153 @@
+"""Optimizers and learning-rate schedules: AdamW or LAMB, no weight decay on biases and norms.
+
+LAMB (You et al., 2019, "Large Batch Optimization for Deep Learning", Algorithm 2) is what the paper
+trains every task with. No well-kept library ships it without torchvision, so it lives here, on
+``torch._foreach`` ops so one step is a handful of kernel launches, not one per parameter.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+Schedule = Literal["cosine", "constant_cosine", "constant"]
+
+
+@dataclass
+class OptimConfig:
+    """``lr`` is the peak rate. ``schedule``: linear warmup over ``warmup_steps``, then
+    ``cosine`` decay to ``min_lr_ratio · lr`` at the last step, ``constant_cosine`` (hold until
+    ``decay_start`` of the run, then cosine; the paper's ImageNet schedule) or ``constant``."""
+
+    name: Literal["lamb", "adamw"] = "lamb"
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-6
+    weight_decay: float = 0.01
+    schedule: Schedule = "cosine"
+    warmup_steps: int = 0
+    decay_start: float = 0.5
+    min_lr_ratio: float = 0.0
+
+    def __post_init__(self) -> None:
+        rules = [
+            ("lr", self.lr > 0, "> 0"),
+            ("betas", all(0 <= b < 1 for b in self.betas), "each in [0, 1)"),
+            ("eps", self.eps > 0, "> 0"),
+            ("weight_decay", self.weight_decay >= 0, ">= 0"),
+            ("warmup_steps", self.warmup_steps >= 0, ">= 0"),
+            ("decay_start", 0 <= self.decay_start <= 1, "in [0, 1]"),
+            ("min_lr_ratio", 0 <= self.min_lr_ratio <= 1, "in [0, 1]"),
+        ]
+        for name, ok, expected in rules:
+            if not ok:
+                raise ValueError(f"optim.{name}: expected {expected}, got {getattr(self, name)!r}")
+
+
+class Lamb(torch.optim.Optimizer):
+    """Adam's direction with weight decay, rescaled per tensor by the trust ratio ``‖x‖ / ‖u‖``.
+
+    ``u = m̂ / (sqrt(v̂) + eps) + wd · x``; ``x ← x - lr · (‖x‖ / ‖u‖) · u``, ratio 1 where either
+    norm is zero. The ratio applies to every tensor (as optax's ``lamb``); weight decay only where
+    the group's ``weight_decay`` says.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[nn.Parameter] | Iterable[dict],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                self._update(group, params)
+        return loss
+
+    def _update(self, group: dict, params: list[torch.Tensor]) -> None:
+        beta1, beta2 = group["betas"]
+        for p in params:
+            if not self.state[p]:
+                self.state[p] = {
+                    "step": torch.zeros((), dtype=torch.float32, device=p.device),
+                    "exp_avg": torch.zeros_like(p),
+                    "exp_avg_sq": torch.zeros_like(p),
+                }
+        states = [self.state[p] for p in params]
+        grads = [p.grad for p in params]
+        m = [s["exp_avg"] for s in states]
+        v = [s["exp_avg_sq"] for s in states]
+        steps = [s["step"] for s in states]
+        torch._foreach_add_(steps, 1.0)
+        torch._foreach_lerp_(m, grads, 1 - beta1)
+        torch._foreach_mul_(v, beta2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+        # Bias corrections from the step tensors: no host sync.
+        denom = torch._foreach_mul(v, [1 / (1 - beta2**t) for t in steps])
+        torch._foreach_sqrt_(denom)
+        torch._foreach_add_(denom, group["eps"])
+        update = torch._foreach_div(m, denom)
+        torch._foreach_mul_(update, [1 / (1 - beta1**t) for t in steps])
+        if group["weight_decay"]:
+            torch._foreach_add_(update, params, alpha=group["weight_decay"])
+        w_norms = torch._foreach_norm(params)
+        u_norms = torch._foreach_norm(update)
+        ratios = [
+            torch.where((w > 0) & (u > 0), w / u, torch.ones_like(w)) for w, u in zip(w_norms, u_norms, strict=True)
+        ]
+        torch._foreach_mul_(update, ratios)
+        torch._foreach_add_(params, update, alpha=-group["lr"])
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Two groups: matrices decay; vectors (biases, LayerNorm and BatchNorm scales) do not."""
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (decay if param.ndim >= 2 else no_decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def build_optimizer(model: nn.Module, cfg: OptimConfig, fused: bool = False) -> torch.optim.Optimizer:
+    """``fused`` asks for PyTorch's fused AdamW kernel (CUDA); LAMB always runs on ``_foreach`` ops."""
+    groups = param_groups(model, cfg.weight_decay)
+    if cfg.name == "lamb":
+        return Lamb(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=fused or None)
+
+
+def lr_factor(step: int, cfg: OptimConfig, total_steps: int) -> float:
+    """Multiplier of the peak lr for the update at ``step`` (0-based) of a ``total_steps`` run."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return 1.0
+    start = cfg.warmup_steps
+    if cfg.schedule == "constant_cosine":
+        start = max(start, int(cfg.decay_start * total_steps))
+        if step < start:
+            return 1.0
+    progress = min(1.0, (step - start) / max(1, total_steps - 1 - start))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: OptimConfig, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(lr_factor, cfg=cfg, total_steps=total_steps))

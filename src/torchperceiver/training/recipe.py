@@ -1,0 +1,134 @@
+"""Recipes: readable YAML files that set every field of a training run, checked against dataclasses.
+
+A recipe names a task and fills its sections: the task's own (``model``, ``data`` for MLM) plus
+``optim`` (``OptimConfig``) and ``train`` (``TrainConfig``). jsonargparse validates the YAML against
+those dataclasses (types, ``Literal`` choices, unknown keys); ``key=value`` overrides (YAML values)
+are applied before validation. The resolved recipe is saved in the run directory, so ``--resume``
+needs nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from torchperceiver.tasks import TASKS
+from torchperceiver.training.optim import OptimConfig
+from torchperceiver.training.trainer import TrainConfig
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+DEFAULT_RECIPE = "mlm-tiny"
+ENGINE_SECTIONS: dict[str, type] = {"optim": OptimConfig, "train": TrainConfig}
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used; the message names the file or key."""
+
+
+@dataclass
+class Recipe:
+    name: str
+    task: str
+    sections: dict[str, Any]
+    text: str
+
+    @property
+    def optim(self) -> OptimConfig:
+        return self.sections["optim"]
+
+    @property
+    def train(self) -> TrainConfig:
+        return self.sections["train"]
+
+    def build_task(self) -> Any:
+        task_cls = TASKS[self.task]
+        return task_cls(seed=self.train.seed, **{name: self.sections[name] for name in task_cls.sections})
+
+
+def available() -> dict[str, str]:
+    """Built-in recipe names and their one-line descriptions (the file's first comment)."""
+    out = {}
+    for path in sorted(RECIPES_DIR.glob("*.yaml")):
+        first = path.read_text().splitlines()[0] if path.stat().st_size else ""
+        out[path.stem] = first.lstrip("# ").strip() if first.startswith("#") else ""
+    return out
+
+
+def find(recipe: str) -> Path:
+    """A built-in recipe by name, or a YAML file by path."""
+    builtin = RECIPES_DIR / f"{recipe}.yaml"
+    if builtin.is_file():
+        return builtin
+    path = Path(recipe).expanduser()
+    if path.is_file():
+        return path
+    raise RecipeError(f"recipe: expected one of {sorted(available())} or a YAML file, got {recipe!r}")
+
+
+def load(recipe: str | os.PathLike, overrides: list[str] = ()) -> Recipe:
+    """Read, override and validate a recipe. ``overrides``: ``"train.steps=100"`` etc."""
+    path = find(str(recipe))
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise RecipeError(f"recipe {path}: not valid YAML ({_one_line(str(err))})") from err
+    if not isinstance(raw, dict):
+        raise RecipeError(f"recipe {path}: expected a mapping of sections, got {type(raw).__name__}")
+    for override in overrides:
+        _apply(raw, override)
+    task = raw.get("task")
+    if task not in TASKS:
+        raise RecipeError(f"recipe {path}: task: expected one of {sorted(TASKS)}, got {task!r}")
+    for section, value in raw.items():
+        if section != "task" and not isinstance(value, dict):
+            raise RecipeError(f"recipe {path}: {section}: expected a mapping of fields, got {value!r}")
+    parser = _parser({**TASKS[task].sections, **ENGINE_SECTIONS})
+    try:
+        namespace = parser.parse_object(raw)
+        sections = vars(parser.instantiate(namespace))
+    except (argparse.ArgumentError, ValueError, TypeError) as err:  # jsonargparse raises argparse's error
+        raise RecipeError(f"recipe {path}: {_clean(str(err))}") from err
+    text = parser.dump(namespace, skip_none=False)
+    return Recipe(path.stem, task, {k: v for k, v in sections.items() if k != "task"}, text)
+
+
+def _parser(sections: dict[str, type]) -> Any:
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(exit_on_error=False, prog="recipe")
+    parser.add_argument("--task", type=str, required=True)
+    for name, cls in sections.items():
+        parser.add_class_arguments(cls, name)
+    return parser
+
+
+def _apply(raw: dict, override: str) -> None:
+    key, sep, value = override.partition("=")
+    if not sep or not key.strip():
+        raise RecipeError(f"--set: expected key=value (e.g. train.steps=100), got {override!r}")
+    *parents, leaf = key.strip().split(".")
+    node = raw
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise RecipeError(f"--set {key}: {part} is not a section")
+        node = child
+    try:
+        node[leaf] = yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise RecipeError(f"--set {key}: expected a YAML value, got {value!r}") from err
+
+
+def _clean(message: str) -> str:
+    """jsonargparse's messages in one line, without ``<class '...'>`` noise."""
+    return _one_line(re.sub(r"<class '([\w.]+)'>", r"\1", message))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
