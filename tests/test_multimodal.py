@@ -98,6 +98,21 @@ def test_batch_equals_single_samples():
                     assert max_abs_diff(batched[name][i : i + 1], single[name]) <= 1e-5, (args, name)
 
 
+def test_subsampled_points_index_the_full_output():
+    """Flat point indices address the full output in row-major order (pixels over T×H×W, audio patches),
+    the layout a training loss gathers its targets in; a modality left out is decoded whole."""
+    model = _small_model()
+    inputs = _inputs(2)
+    pixels, patches = torch.randperm(2 * 16 * 16)[:20], torch.randperm(8)[:3]
+    with torch.no_grad():
+        full = model(inputs)
+        sub = model(inputs, subsampled_points={"image": pixels, "audio": patches})
+        audio_only = model(inputs, subsampled_points={"audio": patches})
+    assert max_abs_diff(sub["image"], full["image"].permute(0, 1, 3, 4, 2).flatten(1, 3)[:, pixels]) <= 1e-5
+    assert max_abs_diff(sub["audio"], full["audio"].unflatten(1, (8, 16))[:, patches].flatten(1)) <= 1e-5
+    assert max_abs_diff(audio_only["image"], full["image"]) <= 1e-5
+
+
 def test_chunked_reconstruction_equals_one_shot():
     model = _small_model()
     inputs = _inputs(2)
