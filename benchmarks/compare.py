@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import gc
 import os
 import sys
@@ -22,21 +23,24 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from benchmarks.entries import ENTRIES, HF, OURS, Case, Impl, Mode, Unavailable
 from benchmarks.measure import (
     CPU_MALLOC_ENV,
     count_flops,
     interleaved_times,
-    matmul_peak_flops,
+    matmul_probe,
     median,
     optimizer_state_bytes,
     tensor_bytes,
     transient_peak_bytes,
 )
 from benchmarks.report import describe_machine, machine, markdown_table, write_section
+from torchperceiver.core.attention import MultiHeadAttention
 
 DOC = Path("docs/benchmarks.md")
+PEAK = "dense matmul"
 
 
 def to_device(obj: Any, device: torch.device) -> Any:
@@ -94,6 +98,19 @@ def flops_of(case: Case, impl: Impl, mode: Mode) -> int:
     return count_flops(lambda: case.loss(impl.forward(impl.model, case.inputs), case.inputs).backward())
 
 
+def model_flops(case: Case, impl: Impl, mode: Mode) -> int:
+    """Counted on a meta-device copy: no memory and no compute, so released shapes cost nothing to count (HF
+    itself cannot run on meta tensors: it reads values on the host). Attention runs unpadded through the math
+    kernel, so torchperceiver's count is the model's own, equal to HF's plain matmuls (see the smoke tests)."""
+    meta = copy.deepcopy(impl.model).to("meta")
+    for module in meta.modules():
+        if isinstance(module, MultiHeadAttention):
+            module.qk_pad = module.v_pad = 0
+    meta_case = dataclasses.replace(case, inputs=to_device(case.inputs, torch.device("meta")))
+    with sdpa_kernel(SDPBackend.MATH):
+        return flops_of(meta_case, Impl(meta, impl.forward), mode)
+
+
 def max_abs_diffs(case: Case) -> dict[str, float]:
     """fp32 eval outputs of every same-model implementation against HF's (proves the copy is identical)."""
     with torch.no_grad():
@@ -118,7 +135,7 @@ def host_sync_check(step: Callable[[], None], device: torch.device) -> str | Non
     return "none"
 
 
-def run_mode(case: Case, mode: Mode, device: torch.device, args: argparse.Namespace, peak: float) -> list[dict]:
+def run_mode(case: Case, mode: Mode, device: torch.device, args: argparse.Namespace, probe: Any) -> list[dict]:
     steps, persistent = {}, {}
     for name, impl in case.impls.items():
         impl.model.train(mode == "train")
@@ -130,9 +147,15 @@ def run_mode(case: Case, mode: Mode, device: torch.device, args: argparse.Namesp
         else:
             steps[name] = infer_step(case, impl, device)
             persistent[name] = (weights, None)
-    for step in steps.values():
-        for _ in range(args.warmup):
-            step()
+    out_of_memory = set()
+    for name, step in steps.items():
+        try:
+            for _ in range(max(1, args.warmup)):
+                step()
+        except torch.cuda.OutOfMemoryError:
+            out_of_memory.add(name)
+            torch.cuda.empty_cache()
+    steps = {name: step for name, step in steps.items() if name not in out_of_memory}
     memory = {}
     for name, step in steps.items():
         transient = transient_peak_bytes(step, device)
@@ -140,13 +163,18 @@ def run_mode(case: Case, mode: Mode, device: torch.device, args: argparse.Namesp
         state = optimizer_state_bytes(optimizer) if optimizer is not None else 0
         memory[name] = None if transient is None else transient + weights + state
     syncs = {name: host_sync_check(step, device) for name, step in steps.items()}
-    times = interleaved_times(steps, device, repeats=args.repeats)
-    flops = {name: case_flops(case, name, mode) for name in case.impls}
+    probe_fn, probe_flops = probe
+    times = interleaved_times({**steps, PEAK: probe_fn}, device, repeats=args.repeats)
+    peak = probe_flops / min(times[PEAK])
     rows = []
-    hf_time, hf_mem = median(times[HF]), memory[HF]
+    hf_time, hf_mem = (median(times[HF]), memory[HF]) if HF in steps else (None, None)
     for name, impl in case.impls.items():
+        if name in out_of_memory:
+            rows.append(dict(preset=case.preset, shapes=case.shapes, mode=mode, impl=name, status="out of memory"))
+            continue
         t = median(times[name])
-        rate = flops[name] / t if flops[name] else None
+        flops = case.flops[mode][name]
+        rate = flops / t
         rows.append(
             dict(
                 preset=case.preset,
@@ -154,12 +182,17 @@ def run_mode(case: Case, mode: Mode, device: torch.device, args: argparse.Namesp
                 mode=mode,
                 impl=name,
                 note=impl.note,
+                status="ok",
                 median_ms=t * 1e3,
                 times_ms=[round(x * 1e3, 2) for x in times[name]],
-                speed_vs_hf=hf_time / t,
-                flops=flops[name],
-                tflops=rate / 1e12 if rate else None,
-                peak_share_pct=100 * rate / peak if rate else None,
+                speed_vs_hf=hf_time / t if hf_time else None,
+                speed_vs_hf_paired=median(h / x for h, x in zip(times[HF], times[name], strict=True))
+                if hf_time
+                else None,
+                flops=flops,
+                tflops=rate / 1e12,
+                peak_share_pct=100 * rate / peak,
+                matmul_peak_tflops=peak / 1e12,
                 peak_bytes=memory[name],
                 memory_vs_hf=memory[name] / hf_mem if memory[name] and hf_mem else None,
                 max_abs_diff=case.diffs.get(name),
@@ -169,32 +202,52 @@ def run_mode(case: Case, mode: Mode, device: torch.device, args: argparse.Namesp
     return rows
 
 
-def case_flops(case: Case, name: str, mode: Mode) -> int:
-    """HF's count for every same-model implementation (its attention is plain matmuls, counted exactly)."""
-    return case.flops[mode][HF if case.impls[name].same_model else name]
-
-
 def prepare(case: Case, device: torch.device, compile_ours: bool) -> None:
+    """FLOPs (before the models move), then the models on the device and their outputs against HF's."""
+    ours = case.impls[OURS]
+    if compile_ours:
+        case.impls[OURS + " (compiled)"] = Impl(torch.compile(copy.deepcopy(ours.model)), ours.forward)
+    case.flops = {mode: {} for mode in case.modes}
+    for mode in case.modes:
+        ours_flops = model_flops(case, ours, mode)
+        for name, impl in case.impls.items():
+            case.flops[mode][name] = ours_flops if impl.same_model else model_flops(case, impl, mode)
     case.inputs = to_device(case.inputs, device)
     for impl in case.impls.values():
         impl.model.to(device)
     case.diffs = max_abs_diffs(case)
-    counted = {name: impl for name, impl in case.impls.items() if name == HF or not impl.same_model}
-    case.flops = {mode: {name: flops_of(case, impl, mode) for name, impl in counted.items()} for mode in case.modes}
-    if compile_ours:
-        ours = case.impls[OURS]
-        case.impls[OURS + " (compiled)"] = Impl(torch.compile(copy.deepcopy(ours.model)), ours.forward)
-        case.diffs[OURS + " (compiled)"] = case.diffs[OURS]
 
 
-def run_case(name: str, device: torch.device, args: argparse.Namespace, peak: float) -> list[dict]:
+def run_case(name: str, device: torch.device, args: argparse.Namespace, probe: Any) -> list[dict]:
     case = ENTRIES[name](args.size)
     prepare(case, device, args.compile)
     rows = []
     for mode in [m for m in case.modes if m in args.modes]:
-        rows += run_mode(case, mode, device, args, peak)
+        rows += run_mode(case, mode, device, args, probe)
         print(markdown_table(rows[-len(case.impls) :]), flush=True)
     return rows
+
+
+def publish(args: argparse.Namespace, device: torch.device, rows: list[dict], skipped: dict) -> dict:
+    """The result so far, written into the doc's section for this device, size and compile setting."""
+    precision = "bf16 autocast" if device.type == "cuda" else "fp32"
+    info = machine(device)
+    settings = {k: v for k, v in vars(args).items() if k not in ("doc", "no_doc")}
+    peak = max((r["matmul_peak_tflops"] for r in rows if r.get("status") == "ok"), default=0.0)
+    result = dict(machine=info, settings=settings, matmul_peak_tflops=peak, rows=rows, skipped=skipped)
+    threads = f", {torch.get_num_threads()} CPU thread(s)" if device.type == "cpu" else ""
+    compiled = ", torch.compile" if args.compile else ""
+    body = (
+        f"**{device.type.upper()} {precision}, size `{args.size}`{compiled}{threads}, median of {args.repeats} "
+        f"interleaved rounds** — {describe_machine(info)}. Dense-matmul peak (best interleaved round): "
+        f"{peak:.3g} TFLOP/s.\n\n" + markdown_table(rows)
+    )
+    if skipped:
+        body += "\nNot run: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()) + "\n"
+    if not args.no_doc:
+        key = f"compare-{device.type}-{args.size}" + ("-compiled" if args.compile else "")
+        write_section(args.doc, key, body, result)
+    return result
 
 
 def reexec_with_malloc_env() -> None:
@@ -230,34 +283,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    peak = matmul_peak_flops(device, torch.bfloat16 if device.type == "cuda" else torch.float32)
+    probe = matmul_probe(device, torch.bfloat16 if device.type == "cuda" else torch.float32)
     rows, skipped = [], {}
+    result = {}
     for name in args.presets:
         try:
-            rows += run_case(name, device, args, peak)
+            rows += run_case(name, device, args, probe)
         except Unavailable as err:
             skipped[name] = str(err)
             print(f"skipped {name}: {err}", flush=True)
         gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    precision = "bf16 autocast" if device.type == "cuda" else "fp32"
-    info = machine(device)
-    result = dict(
-        machine=info,
-        settings=dict(size=args.size, precision=precision, repeats=args.repeats, warmup=args.warmup),
-        matmul_peak_tflops=peak / 1e12,
-        rows=rows,
-        skipped=skipped,
-    )
-    body = (
-        f"**{device.type.upper()} {precision}, size `{args.size}`** — {describe_machine(info)}. "
-        f"Measured dense-matmul peak: {peak / 1e12:.3g} TFLOP/s.\n\n" + markdown_table(rows)
-    )
-    if skipped:
-        body += "\nNot run: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()) + "\n"
-    if not args.no_doc:
-        write_section(args.doc, f"compare-{device.type}-{args.size}", body, result)
+        result = publish(args, device, rows, skipped)
     return result
 
 

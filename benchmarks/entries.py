@@ -75,11 +75,10 @@ def _pick(size: Size, full: Any, cpu: Any, tiny: Any) -> Any:
 def language_mlm(size: Size) -> Case:
     """Byte-level MLM (256 × 1280 latents, 26 layers, 2048 bytes); loss = cross-entropy on every byte."""
     transformers = transformers_module()
-    layers, batch = _pick(size, (26, 32), (4, 2), (2, 2))
+    layers, batch, seq_len = _pick(size, (26, 32, 2048), (4, 1, 512), (2, 2, 64))
     widths = dict(qk_channels=256, v_channels=1280)
     if size == "tiny":
         widths = dict(num_latents=16, d_latents=64, d_model=32, qk_channels=32, v_channels=64)
-    seq_len = 64 if size == "tiny" else 2048
     config = transformers.PerceiverConfig(num_self_attends_per_block=layers, max_position_embeddings=seq_len, **widths)
     hf = transformers.PerceiverForMaskedLM(config)
     impls = {
@@ -178,9 +177,9 @@ class HFFlowInPixels(nn.Module):
         return self.hf(inputs=hf_flow_patches(frames)).logits.permute(0, 3, 1, 2) * 20
 
 
-def _flow_models(size: Size) -> tuple[nn.Module, nn.Module, tuple[int, int], str]:
+def _flow_models(size: Size, cpu_size: tuple[int, int]) -> tuple[nn.Module, nn.Module, tuple[int, int], str]:
     transformers = transformers_module()
-    layers, train_size = _pick(size, (24, (368, 496)), (4, (96, 128)), (1, (12, 16)))
+    layers, train_size = _pick(size, (24, (368, 496)), (2, cpu_size), (1, (12, 16)))
     widths = dict(num_latents=2048, d_latents=512) if size != "tiny" else dict(num_latents=16, d_latents=32)
     config = transformers.PerceiverConfig(
         num_blocks=1,
@@ -201,7 +200,7 @@ def _flow_loss(flow: torch.Tensor, x: Inputs) -> torch.Tensor:
 
 def optical_flow(size: Size) -> Case:
     """Flow at the training size (368×496: 182,528 input positions and queries), batch 1."""
-    hf, ours, (height, width), model = _flow_models(size)
+    hf, ours, (height, width), model = _flow_models(size, cpu_size=(64, 96))
     return Case(
         preset="optical-flow",
         shapes=f"batch 1 × {height}×{width}, {model}",
@@ -217,8 +216,8 @@ def optical_flow_tiled(size: Size) -> Case:
     not hold a batch of them), and for torchperceiver also all 6 in one batch."""
     from torchperceiver.flow import predict_flow
 
-    hf, ours, tile, model = _flow_models(size)
-    frame = _pick(size, (436, 1024), (114, 264), (14, 36))
+    hf, ours, tile, model = _flow_models(size, cpu_size=(32, 48))
+    frame = _pick(size, (436, 1024), (38, 99), (14, 36))
     tiles = dict(tile_size=tile, min_overlap=_pick(size, 20, 20, 2))
 
     def tiled(batch: int) -> Callable[[nn.Module, Inputs], torch.Tensor]:

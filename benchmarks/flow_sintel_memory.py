@@ -2,7 +2,7 @@
 
 Random weights, random frames: the cost does not depend on them. Peak memory is the process's maximum
 resident set size (``getrusage``), which counts everything torch allocates on the CPU; run this alone, in a
-fresh process, for a clean number.
+fresh process, for a clean number. ``cpu_s`` and the load average show how much other processes slowed it.
 
     python benchmarks/flow_sintel_memory.py [--tile-batch 1] [--chunk-size 16384] [--threads N]
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -45,9 +46,9 @@ def main() -> None:
     train_h, train_w = model.config.input_adapter.train_size
     tiles = len(tile_starts(SINTEL[0], train_h, 20)) * len(tile_starts(SINTEL[1], train_w, 20))
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     flow = predict_flow(model, frame1, frame2, tile_batch=args.tile_batch)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
 
     result = {
         "image": f"{SINTEL[1]}x{SINTEL[0]}",
@@ -57,6 +58,8 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "wall_s": round(seconds, 1),
         "s_per_tile": round(seconds / tiles, 1),
+        "cpu_s": round(cpu_seconds, 1),  # all threads; compare with wall_s × threads to see contention
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "max_rss_mib_after_build": round(rss_model),
         "max_rss_mib": round(max_rss_mib()),
         "flow_shape": list(flow.shape),

@@ -72,16 +72,20 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     header = (
-        "| preset | shapes | mode | implementation | median ms | speed × HF | GFLOP / call | TFLOP/s "
+        "| preset | shapes | mode | implementation | median ms | speed × HF | paired | GFLOP / call | TFLOP/s "
         "| % of peak | peak GiB | memory × HF | max abs diff vs HF |\n"
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     lines = []
     for r in rows:
-        impl = r["impl"] + (f" ¹ {r['note']}" if r.get("note") else "")
+        impl = r["impl"] + (f" ({r['note']})" if r.get("note") else "")
+        if r.get("status") != "ok":
+            lines.append(f"| {r['preset']} | {r['shapes']} | {r['mode']} | {impl} | {r.get('status')} |" + " |" * 8)
+            continue
         lines.append(
             f"| {r['preset']} | {r['shapes']} | {r['mode']} | {impl} | {r['median_ms']:.1f} "
-            f"| {_fmt(r.get('speed_vs_hf'), '.2f')} | {_fmt(r['flops'] / 1e9 if r.get('flops') else None, '.1f')} "
+            f"| {_fmt(r.get('speed_vs_hf'), '.2f')} | {_fmt(r.get('speed_vs_hf_paired'), '.2f')} "
+            f"| {_fmt(r['flops'] / 1e9 if r.get('flops') else None, '.1f')} "
             f"| {_fmt(r.get('tflops'), '.3g')} | {_fmt(r.get('peak_share_pct'), '.1f')} "
             f"| {_fmt(r['peak_bytes'] / GIB if r.get('peak_bytes') is not None else None, '.2f')} "
             f"| {_fmt(r.get('memory_vs_hf'), '.2f')} | {_fmt(r.get('max_abs_diff'), '.1e')} |"

@@ -24,7 +24,9 @@ import os
 import resource
 import subprocess
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,7 @@ FUSED = "Transformer (fused attention)"
 MATERIALISED = "Transformer (materialised attention)"
 MODELS = (PERCEIVER, FUSED, MATERIALISED)
 MATCH_LENGTH = 2048
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def build(model: str, length: int, perceiver_layers: int, transformer_layers: int) -> nn.Module:
@@ -68,6 +71,25 @@ def training_flops(model: str, length: int, perceiver_layers: int, transformer_l
         ids = torch.zeros(1, length, dtype=torch.long)
     with sdpa_kernel(SDPBackend.MATH):
         return count_flops(lambda: F.cross_entropy(net(ids).flatten(0, 1), ids.flatten()).backward())
+
+
+def flops_curve(model: str, perceiver_layers: int, transformer_layers: int) -> Callable[[int], int]:
+    """Training FLOPs as a function of M from three exact counts: every matmul's FLOPs are a polynomial of
+    degree ≤ 2 in M (projections and MLPs ∝ M, attention over the input ∝ M²), so three points fix it."""
+    xs = (512, 1024, 2048)
+    ys = [training_flops(model, m, perceiver_layers, transformer_layers) for m in xs]
+
+    def at(m: int) -> int:
+        total = Fraction(0)
+        for i, (xi, yi) in enumerate(zip(xs, ys, strict=True)):
+            term = Fraction(yi)
+            for j, xj in enumerate(xs):
+                if j != i:
+                    term *= Fraction(m - xj, xi - xj)
+            total += term
+        return round(total)
+
+    return at
 
 
 def matched_transformer_layers(perceiver_layers: int) -> int:
@@ -128,7 +150,8 @@ def run_in_child(model: str, length: int, args: argparse.Namespace) -> dict[str,
     """One CPU point in a fresh process, its address space capped (an OOM there cannot touch the machine)."""
     point = json.dumps(dict(model=model, length=length, **{k: v for k, v in vars(args).items() if k != "doc"}))
     cmd = [sys.executable, "-m", "benchmarks.scaling", "--point", point]
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **CPU_MALLOC_ENV}, check=False)
+    env = {**os.environ, **CPU_MALLOC_ENV}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         return {"status": "oom" if "can't allocate memory" in done.stderr else "error", "error": done.stderr[-500:]}
@@ -156,26 +179,27 @@ def child_main(point: dict[str, Any]) -> None:
     print(json.dumps(result), flush=True)
 
 
-def sweep(args: argparse.Namespace, device: torch.device) -> list[dict[str, Any]]:
+def sweep(args: argparse.Namespace, device: torch.device, model: str) -> list[dict[str, Any]]:
+    """One model over every length; stops at the first out-of-memory length or a predicted step too slow."""
     rows = []
-    for model in MODELS:
-        stopped, rate = None, None  # stopped: why longer lengths are not run; rate: FLOP/s seen so far
-        for length in args.lengths:
-            flops = training_flops(model, length, args.perceiver_layers, args.transformer_layers)
-            row = {"model": model, "length": length, "flops": flops}
-            if stopped:
-                row["status"] = stopped
-            elif rate and flops / rate > args.max_step_seconds:
-                row["status"] = stopped = "time"
-            else:
-                cpu = device.type == "cpu"
-                row.update(run_in_child(model, length, args) if cpu else run_in_process(model, length, args, device))
-                if row["status"] == "ok":
-                    rate = flops / row["seconds"]
-                elif row["status"] == "oom":
-                    stopped = "oom"
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+    stopped, rate = None, None  # stopped: why longer lengths are not run; rate: FLOP/s seen so far
+    flops_at = flops_curve(model, args.perceiver_layers, args.transformer_layers)
+    for length in args.lengths:
+        flops = flops_at(length)
+        row = {"model": model, "length": length, "flops": flops}
+        if stopped:
+            row["status"] = stopped
+        elif rate and flops / rate > args.max_step_seconds:
+            row["status"] = stopped = "time"
+        else:
+            cpu = device.type == "cpu"
+            row.update(run_in_child(model, length, args) if cpu else run_in_process(model, length, args, device))
+            if row["status"] == "ok":
+                rate = flops / row["seconds"]
+            elif row["status"] == "oom":
+                stopped = "oom"
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     return rows
 
 
@@ -218,7 +242,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str, budget_gib: float |
 def table(rows: list[dict[str, Any]]) -> str:
     lengths = sorted({r["length"] for r in rows})
     lines = ["| model | " + " | ".join(f"M = {m:,}" for m in lengths) + " |", "|---|" + "---:|" * len(lengths)]
-    for model in MODELS:
+    for model in [m for m in MODELS if any(r["model"] == m for r in rows)]:
         cells = []
         for m in lengths:
             r = next(r for r in rows if r["model"] == model and r["length"] == m)
@@ -266,7 +290,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         torch.cuda.set_per_process_memory_fraction(min(1.0, args.budget_gib * GIB / total), device)
     args.transformer_layers = args.transformer_layers or matched_transformer_layers(args.perceiver_layers)
     args.plot, args.doc = str(args.plot), str(args.doc)  # JSON-able for the child processes
-    rows = sweep(args, device)
+    rows = []
+    for model in MODELS:  # published after each model, so a run cut short keeps what it measured
+        rows += sweep(args, device, model)
+        publish(args, device, rows)
+    return rows
+
+
+def publish(args: argparse.Namespace, device: torch.device, rows: list[dict[str, Any]]) -> None:
     info = machine(device)
     budget = f"{args.budget_gib:g} GiB cap" if args.budget_gib else "the whole GPU"
     title = (
@@ -278,7 +309,6 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         body = f"**{title}** — {describe_machine(info)}.\n\n" + table(rows) + f"\n![scaling]({Path(args.plot).name})\n"
         data = dict(machine=info, settings={k: v for k, v in vars(args).items() if k != "point"}, rows=rows)
         write_section(Path(args.doc), f"scaling-{device.type}", body, data)
-    return rows
 
 
 if __name__ == "__main__":

@@ -35,17 +35,16 @@ def _hf_patches(frames: torch.Tensor) -> torch.Tensor:
     return torch.stack(shifts, dim=2).flatten(2, 3)
 
 
-def _hf_flow(overrides: dict) -> nn.Module:
-    hf = randomize(transformers.PerceiverForOpticalFlow(transformers.PerceiverConfig(**{**SMALL, **overrides})))
+def _hf_flow(**config) -> nn.Module:
+    hf = randomize(transformers.PerceiverForOpticalFlow(transformers.PerceiverConfig(**config)))
     with torch.no_grad():  # flow in pixels O(1): HF's output (head / 100) × 20 = head / 5
         hf.perceiver.decoder.decoder.final_layer.weight.mul_(5)
         hf.perceiver.decoder.decoder.final_layer.bias.mul_(5)
     return hf
 
 
-def _parity(hf: nn.Module, frames: torch.Tensor, chunk_size: int | None) -> tuple[float, torch.Tensor]:
-    ours = tp.from_transformers(hf)
-    ours.decoder.chunk_size = chunk_size
+def _parity(hf: nn.Module, ours: nn.Module, frames: torch.Tensor) -> tuple[float, torch.Tensor]:
+    """Max abs difference between our flow and HF's output × 20 (both in pixels), and our flow."""
     with torch.no_grad():
         expected = hf(inputs=_hf_patches(frames)).logits.permute(0, 3, 1, 2) * 20
         got = ours(frames)
@@ -61,14 +60,16 @@ def _parity(hf: nn.Module, frames: torch.Tensor, chunk_size: int | None) -> tupl
     ],
 )
 def test_optical_flow_small(overrides):
-    diff, got = _parity(_hf_flow(overrides), _frames(2, *TRAIN), chunk_size=100)
+    hf = _hf_flow(**{**SMALL, **overrides})
+    ours = tp.from_transformers(hf)
+    ours.decoder.chunk_size = 100  # 384 queries: 4 chunks
+    diff, got = _parity(hf, ours, _frames(2, *TRAIN))
     assert 0.1 < got.std() < 10  # the compared flow is O(1) pixels
     assert diff <= TOLERANCE
 
 
 def test_converted_model_reads_frames_and_returns_pixels():
-    hf = _hf_flow({})
-    ours = tp.from_transformers(hf)
+    ours = tp.from_transformers(_hf_flow(**SMALL))
     assert ours.config.output_adapter.pixel_scale == pytest.approx(0.2)
     frames = _frames(1, *TRAIN)
     with torch.no_grad():
@@ -79,7 +80,7 @@ def test_converted_model_reads_frames_and_returns_pixels():
 @pytest.mark.slow
 def test_optical_flow_real_shapes():
     """deepmind/optical-flow-perceiver's shapes at 368×496, batch 1 (HF builds the full score matrices)."""
-    config = transformers.PerceiverConfig(
+    hf = _hf_flow(
         num_latents=2048,
         d_latents=512,
         num_blocks=1,
@@ -87,21 +88,17 @@ def test_optical_flow_real_shapes():
         num_self_attention_heads=16,
         num_cross_attention_heads=1,
     )
-    hf = transformers.PerceiverForOpticalFlow(config)
-    randomize(hf)
-    with torch.no_grad():
-        hf.perceiver.decoder.decoder.final_layer.weight.mul_(5)
-        hf.perceiver.decoder.decoder.final_layer.bias.mul_(5)
-    preset = tp.build("optical-flow", activation="gelu")
     ours = tp.from_transformers(hf)
+    with torch.device("meta"):  # shapes only
+        preset = tp.build("optical-flow", activation="gelu")
     assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in preset.state_dict().items()}
     for field in ("num_heads", "widening_factor", "query_residual", "chunk_size"):
         assert getattr(ours.config.decoder, field) == getattr(preset.config.decoder, field), field
     start = time.perf_counter()
-    diff, got = _parity(hf, _frames(1, 368, 496), chunk_size=preset.config.decoder.chunk_size)
+    diff, got = _parity(hf, ours, _frames(1, 368, 496))
     print(
         f"real-shape flow parity: max abs diff {diff:.2e} px, flow std {got.std():.2f} px, "
-        f"{time.perf_counter() - start:.1f} s for both models"
+        f"{time.perf_counter() - start:.1f} s for both forward passes"
     )
     assert diff <= TOLERANCE
 
@@ -216,3 +213,17 @@ def test_predict_flow_errors(frame1, frame2, match):
 def test_predict_flow_needs_a_tile_size():
     with pytest.raises(ValueError, match="tile_size: expected it given, or a flow model"):
         predict_flow(_FirstFrameFlow(), torch.zeros(3, 20, 30), torch.zeros(3, 20, 30))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(tile_batch=0), "tile_batch: expected >= 1, got 0"),
+        (dict(min_overlap=16), r"min_overlap: expected >= 0 and less than the tile size \(16, 24\), got 16"),
+        (dict(min_overlap=-1), "min_overlap: expected >= 0"),
+    ],
+)
+def test_predict_flow_setting_errors(kwargs, match):
+    frame = torch.zeros(3, 20, 30)
+    with pytest.raises(ValueError, match=match):
+        predict_flow(_FirstFrameFlow(), frame, frame, tile_size=TRAIN, **kwargs)

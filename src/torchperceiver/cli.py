@@ -21,14 +21,25 @@ RECIPE_FILE = "recipe.yaml"
 RUNS_DIR = "runs"
 
 
+TRAIN_EXTRA = {"jsonargparse", "yaml", "tqdm", "tensorboard", "matplotlib"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         return args.func(args)
+    except ModuleNotFoundError as err:
+        if err.name not in TRAIN_EXTRA:
+            raise
+        return _fail(f"{err.name} is missing; install the training extra: pip install 'torchperceiver[train]'")
     except (ValueError, FileNotFoundError) as err:
-        if int(os.environ.get("RANK", "0")) == 0:
-            print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _fail(str(err))
+
+
+def _fail(message: str) -> int:
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def _parser() -> argparse.ArgumentParser:

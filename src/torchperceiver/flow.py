@@ -61,6 +61,15 @@ def _check_frames(frame1: torch.Tensor, frame2: torch.Tensor) -> None:
         raise ValueError(f"frame2: expected the shape of frame1 {tuple(frame1.shape)}, got {tuple(frame2.shape)}")
 
 
+def _coverage(grid: list[tuple[int, int]], weights: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``[height, width]``: the sum of every tile's weights at each pixel (≥ 1 wherever a tile lies)."""
+    total = torch.zeros(height, width, device=weights.device)
+    tile_h, tile_w = weights.shape
+    for y, x in grid:
+        total[y : y + tile_h, x : x + tile_w] += weights
+    return total
+
+
 def _batches(tiles: list[Tile], size: int) -> Iterator[list[Tile]]:
     for i in range(0, len(tiles), size):
         yield tiles[i : i + size]
@@ -80,11 +89,12 @@ def predict_flow(
 
     Frames hold values in [-1, 1] and must be at least the tile size (``tile_size``, by default the model's
     training size) in both dimensions; smaller frames are refused rather than padded, since padding would feed
-    the model content it was never trained on. Tiles are cut on the frames' device and run on the model's.
+    the model content it was never trained on. Tiles are cut on the frames' device and run on the model's, in
+    its dtype; the flow is accumulated in float32 on the frames' device.
     """
     _check_frames(frame1, frame2)
-    if min_overlap < 0 or tile_batch < 1:
-        raise ValueError(f"min_overlap, tile_batch: expected >= 0 and >= 1, got {min_overlap} and {tile_batch}")
+    if tile_batch < 1:
+        raise ValueError(f"tile_batch: expected >= 1, got {tile_batch}")
     tile_h, tile_w = _tile_size(model, tile_size)
     unbatched = frame1.dim() == 3
     frames = torch.stack([frame1, frame2], dim=-4)  # [2, 3, H, W] or [B, 2, 3, H, W]
@@ -93,21 +103,20 @@ def predict_flow(
     height, width = frames.shape[-2:]
     if height < tile_h or width < tile_w:
         raise ValueError(f"frame1: expected H × W of at least the tile size {(tile_h, tile_w)}, got {(height, width)}")
-    if min_overlap >= min(tile_h, tile_w):
-        raise ValueError(f"min_overlap: expected less than the tile size {(tile_h, tile_w)}, got {min_overlap}")
+    if not 0 <= min_overlap < min(tile_h, tile_w):
+        raise ValueError(
+            f"min_overlap: expected >= 0 and less than the tile size {(tile_h, tile_w)}, got {min_overlap}"
+        )
 
     grid = [(y, x) for y in tile_starts(height, tile_h, min_overlap) for x in tile_starts(width, tile_w, min_overlap)]
     weights = tile_weights(tile_h, tile_w).to(frames.device)
-    total = torch.zeros(height, width, device=frames.device)
-    for y, x in grid:
-        total[y : y + tile_h, x : x + tile_w] += weights
     flow = torch.zeros(frames.shape[0], 2, height, width, device=frames.device)
-    device = next(model.parameters(), frames).device  # a parameter-free model runs where the frames are
+    param = next(model.parameters(), frames)  # a parameter-free model runs where and as the frames are
     tiles = [(b, y, x) for b in range(frames.shape[0]) for y, x in grid]
     for batch in _batches(tiles, tile_batch):
         crops = torch.stack([frames[b, :, :, y : y + tile_h, x : x + tile_w] for b, y, x in batch])
-        pieces = model(crops.to(device)).float().to(frames.device)
+        pieces = model(crops.to(param.device, param.dtype)).float().to(frames.device)
         for (b, y, x), piece in zip(batch, pieces, strict=True):
             flow[b, :, y : y + tile_h, x : x + tile_w] += piece * weights
-    flow /= total
+    flow /= _coverage(grid, weights, height, width)
     return flow[0] if unbatched else flow

@@ -20,12 +20,25 @@ WHITESPACE_IDS = np.array([b + BYTE_OFFSET for b in b" \t\n\r\x0b\x0c"])
 
 def concatenate(docs: list[bytes]) -> np.ndarray:
     """Byte ids of all documents, one ``[SEP]`` between two documents."""
-    pieces = []
-    for i, doc in enumerate(docs):
-        if i:
-            pieces.append(np.array([SEP], dtype=np.int16))
-        pieces.append(np.frombuffer(doc, dtype=np.uint8).astype(np.int16) + BYTE_OFFSET)
-    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+    return _join([np.frombuffer(doc, dtype=np.uint8).astype(np.int16) + BYTE_OFFSET for doc in docs])
+
+
+def hold_out(ids: np.ndarray, eval_fraction: float, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, eval)``: every k-th block of ``block`` ids is held out (k ≈ 1 / eval_fraction; at least
+    the last block), so the held-out text is spread over the corpus, not its unrepresentative tail.
+    Blocks are joined by ``[SEP]``, like documents."""
+    blocks = [ids[i : i + block] for i in range(0, len(ids), block)]
+    if eval_fraction == 0 or len(blocks) < 2:
+        return ids, ids[:0]
+    k = min(len(blocks), max(2, round(1 / eval_fraction)))
+    held = [b for i, b in enumerate(blocks) if i % k == k - 1]
+    kept = [b for i, b in enumerate(blocks) if i % k != k - 1]
+    return _join(kept), _join(held)
+
+
+def _join(pieces: list[np.ndarray]) -> np.ndarray:
+    sep = np.array([SEP], dtype=np.int16)
+    return np.concatenate([part for piece in pieces for part in (sep, piece)][1:])
 
 
 def word_ids(ids: np.ndarray) -> np.ndarray:

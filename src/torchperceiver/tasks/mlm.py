@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from torchperceiver.core.model import PerceiverIO
-from torchperceiver.data.mlm import IGNORE_INDEX, MaskedWindows, concatenate, mask_words, word_ids
+from torchperceiver.data.mlm import IGNORE_INDEX, MaskedWindows, concatenate, hold_out, mask_words, word_ids
 from torchperceiver.data.text import EMBEDDED, read_corpus
 from torchperceiver.presets import build
 from torchperceiver.presets.text import language_mlm
@@ -30,7 +30,7 @@ MLMModelConfig = preset_arguments_config(language_mlm, "MLMModelConfig")
 class MLMDataConfig:
     """``corpus``: ``embedded``, a text file, a directory of ``.txt`` files or a ``.jsonl`` file.
 
-    The last ``eval_fraction`` of the concatenated corpus is held out for evaluation.
+    About ``eval_fraction`` of the corpus is held out for evaluation, in blocks spread over all of it.
     """
 
     corpus: str = EMBEDDED
@@ -59,15 +59,12 @@ class MLMTask:
             )
         self.model_cfg, self.data_cfg, self.seed = model, data, seed
         ids = concatenate(read_corpus(data.corpus, data.text_field))
-        split = len(ids) - int(len(ids) * data.eval_fraction)
-        self.train_ids, self.eval_ids = ids[:split], ids[split:]
+        self.train_ids, self.eval_ids = hold_out(ids, data.eval_fraction, block=4 * data.seq_len)
         self.unigram_log_probs = unigram_log_probs(self.train_ids)
         self._train = MaskedWindows(self.train_ids, data.seq_len, data.mask_prob, seed, shuffle=True)
-        self._eval = (
-            MaskedWindows(self.eval_ids, data.seq_len, data.mask_prob, seed, shuffle=False)
-            if split < len(ids)
-            else None
-        )
+        self._eval = None
+        if len(self.eval_ids):
+            self._eval = MaskedWindows(self.eval_ids, data.seq_len, data.mask_prob, seed, shuffle=False)
 
     def build_model(self) -> PerceiverIO:
         return build("language-mlm", **vars(self.model_cfg))
@@ -101,8 +98,7 @@ class MLMTask:
 
     def demo(self, model: nn.Module) -> str:
         """Held-out text (the training text if none) with some words masked, and what the model fills in."""
-        ids = self.eval_ids if len(self.eval_ids) else self.train_ids
-        window = ids[: min(len(ids), self.data_cfg.seq_len, 160)]
+        window = prose_window(self.eval_ids if len(self.eval_ids) else self.train_ids, min(self.data_cfg.seq_len, 160))
         inputs, _ = mask_words(window, self.data_cfg.mask_prob, np.random.default_rng(self.seed))
         tokenizer = ByteTokenizer()
         masked = tokenizer.decode(inputs.tolist(), skip_special=False).replace("[MASK]", "_")
@@ -114,6 +110,15 @@ class MLMTask:
                 f"original:  {_one_line(tokenizer.decode(window.tolist()))}",
             ]
         )
+
+
+def prose_window(ids: np.ndarray, width: int) -> np.ndarray:
+    """The window of ``ids`` (on a ``width`` grid) richest in letters and spaces: a readable example."""
+    ids = ids[: len(ids) - len(ids) % width] if len(ids) >= width else ids
+    windows = ids.reshape(-1, min(width, len(ids)))
+    text = windows - BYTE_OFFSET
+    prose = ((text >= ord("a")) & (text <= ord("z"))) | (text == ord(" "))
+    return windows[prose.mean(axis=1).argmax()]
 
 
 def unigram_log_probs(ids: np.ndarray) -> torch.Tensor:

@@ -54,8 +54,9 @@ class Lamb(torch.optim.Optimizer):
     """Adam's direction with weight decay, rescaled per tensor by the trust ratio ``‖x‖ / ‖u‖``.
 
     ``u = m̂ / (sqrt(v̂) + eps) + wd · x``; ``x ← x - lr · (‖x‖ / ‖u‖) · u``, ratio 1 where either
-    norm is zero. The ratio applies to every tensor (as optax's ``lamb``); weight decay only where
-    the group's ``weight_decay`` says.
+    norm is zero. Groups with ``adapt=False`` skip the ratio (plain Adam steps): as in the reference
+    BERT implementation, biases and norms are excluded from layer adaptation as from weight decay,
+    else a zero-initialised bias (ratio ``0 / ‖u‖``) could never move.
     """
 
     def __init__(
@@ -66,7 +67,7 @@ class Lamb(torch.optim.Optimizer):
         eps: float = 1e-6,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, adapt=True))
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
@@ -106,22 +107,27 @@ class Lamb(torch.optim.Optimizer):
         torch._foreach_mul_(update, [1 / (1 - beta1**t) for t in steps])
         if group["weight_decay"]:
             torch._foreach_add_(update, params, alpha=group["weight_decay"])
-        w_norms = torch._foreach_norm(params)
-        u_norms = torch._foreach_norm(update)
-        ratios = [
-            torch.where((w > 0) & (u > 0), w / u, torch.ones_like(w)) for w, u in zip(w_norms, u_norms, strict=True)
-        ]
-        torch._foreach_mul_(update, ratios)
+        if group["adapt"]:
+            w_norms = torch._foreach_norm(params)
+            u_norms = torch._foreach_norm(update)
+            ratios = [torch.where((w > 0) & (u > 0), w / u, 1.0) for w, u in zip(w_norms, u_norms, strict=True)]
+            torch._foreach_mul_(update, ratios)
         torch._foreach_add_(params, update, alpha=-group["lr"])
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Two groups: matrices decay; vectors (biases, LayerNorm and BatchNorm scales) do not."""
+    """Matrices decay and adapt (LAMB); vectors (biases, LayerNorm and BatchNorm scales) do neither.
+
+    AdamW ignores the ``adapt`` key.
+    """
     decay, no_decay = [], []
     for param in model.parameters():
         if param.requires_grad:
             (decay if param.ndim >= 2 else no_decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay, "adapt": True},
+        {"params": no_decay, "weight_decay": 0.0, "adapt": False},
+    ]
 
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig, fused: bool = False) -> torch.optim.Optimizer:

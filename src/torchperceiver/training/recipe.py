@@ -94,7 +94,7 @@ def load(recipe: str | os.PathLike, overrides: list[str] = ()) -> Recipe:
         sections = vars(parser.instantiate(namespace))
     except (argparse.ArgumentError, ValueError, TypeError) as err:  # jsonargparse raises argparse's error
         raise RecipeError(f"recipe {path}: {_clean(str(err))}") from err
-    text = parser.dump(namespace, skip_none=False)
+    text = parser.dump(namespace, skip_unset=False)
     return Recipe(path.stem, task, {k: v for k, v in sections.items() if k != "task"}, text)
 
 

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader
 
 from torchperceiver.tasks.base import Batch, Task
 from torchperceiver.training import checkpoint, distributed
+from torchperceiver.training.distributed import Strategy
 from torchperceiver.training.logging import MetricsLogger, Progress, format_metrics
 from torchperceiver.training.metrics import MetricSums
 from torchperceiver.training.optim import OptimConfig, build_optimizer, build_scheduler
@@ -62,7 +63,7 @@ class TrainConfig:
     best_mode: Literal["min", "max"] = "min"
     seed: int = 0
     device: str = "auto"
-    distributed: distributed.Strategy = "ddp"
+    distributed: Strategy = "ddp"
     num_workers: int = 0
     compile: bool = False
     progress: bool = True
@@ -163,7 +164,7 @@ class Trainer:
         # global count makes the update independent of how the global batch was split.
         self.scaler.unscale_(self.optimizer)
         grads = [p.grad for p in self.wrapped.parameters() if p.grad is not None]
-        scale = self.info.world_size / distributed.all_reduce_sum(count, self.info).clamp(min=1)
+        scale = 1 / count.clamp(min=1)
         torch._foreach_mul_(grads, scale)
         max_norm = self.cfg.clip_grad_norm or math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(self.wrapped.parameters(), max_norm, foreach=True)

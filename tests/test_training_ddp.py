@@ -1,0 +1,39 @@
+"""The same command under torchrun: 2 CPU processes (gloo) end where one process with the same global batch does."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mlm_utils import TINY, cli, final_weights
+
+# Global batch 8 in micro-batches of 2: one process accumulates 4, two processes 2 each.
+RUN = [*TINY, "train.steps=4", "train.micro_batch_size=2", "train.eval_every=2", "train.checkpoint_every=2"]
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    run = tmp_path_factory.mktemp("single") / "run"
+    result = cli("train", "--out", run, "--set", *RUN)
+    assert result.returncode == 0, result.stderr
+    assert "1 process(es) × 2 × 4 accumulation" in result.stdout
+    return run
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_match_one(tmp_path, single, strategy):
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    command += ["-m", "torchperceiver.cli", "train", "--out", str(run), "--set", *RUN, f"train.distributed={strategy}"]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("2 process(es) × 2 × 2 accumulation") == 1, "rank 0 alone reports"
+    got, expected = final_weights(run), final_weights(single)
+    assert got.keys() == expected.keys()
+    worst = max((got[k] - expected[k]).abs().max().item() for k in got)
+    assert worst <= 1e-5, f"max abs parameter difference {worst:.2e}"
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == len((single / "metrics.jsonl").read_text().splitlines()), "rank 0 alone logs"
