@@ -7,7 +7,6 @@ import torch
 
 import torchperceiver as tp
 from hf_utils import TOLERANCE, max_abs_diff, randomize, transformers
-from torchperceiver.convert.hf_common import assemble
 
 hf_perceiver = pytest.importorskip("transformers.models.perceiver.modeling_perceiver")
 
@@ -67,12 +66,18 @@ def test_conv_stem_conversion_carries_running_stats():
 def with_input(model: tp.PerceiverIO, **changes) -> tp.PerceiverIO:
     """The same weights under a changed input-adapter config."""
     config = dataclasses.replace(model.config, input_adapter=dataclasses.replace(model.config.input_adapter, **changes))
-    return assemble(config, model.state_dict())
+    return rebuilt(config, model)
 
 
 def with_decoder(model: tp.PerceiverIO, **changes) -> tp.PerceiverIO:
     config = dataclasses.replace(model.config, decoder=dataclasses.replace(model.config.decoder, **changes))
-    return assemble(config, model.state_dict())
+    return rebuilt(config, model)
+
+
+def rebuilt(config: tp.PerceiverConfig, model: tp.PerceiverIO) -> tp.PerceiverIO:
+    other = tp.PerceiverIO(config)
+    other.load_state_dict(model.state_dict(), strict=True)
+    return other.eval()
 
 
 def test_official_conv_padding_does_not_reproduce_hf():

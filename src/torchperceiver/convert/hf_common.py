@@ -10,8 +10,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from torchperceiver.core.adapter import AdapterConfig
 from torchperceiver.core.layers import BlockSettings
-from torchperceiver.core.model import EncoderConfig, PerceiverConfig, PerceiverIO
+from torchperceiver.core.model import DecoderConfig, EncoderConfig, PerceiverConfig, PerceiverIO
 
 _TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
 State = dict[str, torch.Tensor]
@@ -101,8 +102,39 @@ def encoder_state(hf_perceiver: nn.Module) -> State:
     return state
 
 
-def assemble(config: PerceiverConfig, state: State) -> PerceiverIO:
-    """Build the model and load ``state`` strictly: every parameter must be covered, shapes must match."""
+def decoder(hf_layer: nn.Module, chunk_size: int | None = None) -> tuple[DecoderConfig, State]:
+    """The decoder settings and weights of an HF decoding cross-attention ``PerceiverLayer``."""
+    attn = hf_layer.attention.self
+    cfg = DecoderConfig(
+        num_heads=attn.num_heads,
+        qk_channels=attn.qk_channels,
+        v_channels=attn.v_channels,
+        widening_factor=hf_layer.mlp.dense1.out_features // hf_layer.mlp.dense1.in_features,
+        query_residual=hf_layer.attention.use_query_residual,
+        chunk_size=chunk_size,
+    )
+    return cfg, layer_state("decoder.cross_attend", hf_layer, cross=True)
+
+
+def assemble(
+    hf_model: nn.Module,
+    input_adapter: AdapterConfig,
+    output_adapter: AdapterConfig,
+    decoder_config: DecoderConfig,
+    state: State,
+) -> PerceiverIO:
+    """Build the model around HF's encoder and load every weight strictly (all covered, shapes equal).
+
+    ``state`` holds the adapter and decoder weights; the encoder's are added here.
+    """
+    config = PerceiverConfig(
+        input_adapter=input_adapter,
+        output_adapter=output_adapter,
+        encoder=encoder_config(hf_model.config),
+        decoder=decoder_config,
+        block=block_settings(hf_model.config),
+    )
+    state = {**state, **encoder_state(hf_model.perceiver)}
     model = PerceiverIO(config)
     ours = model.state_dict()
     missing = sorted(set(ours) - set(state))

@@ -15,13 +15,10 @@ from torchperceiver.adapters.flow import PATCH_VALUES, FlowInputConfig, FlowOutp
 from torchperceiver.convert.hf_common import (
     State,
     assemble,
-    block_settings,
-    encoder_config,
-    encoder_state,
-    layer_state,
+    decoder,
     unsupported,
 )
-from torchperceiver.core.model import DecoderConfig, PerceiverConfig, PerceiverIO
+from torchperceiver.core.model import DecoderConfig, PerceiverIO
 from torchperceiver.presets.flow import DEFAULT_CHUNK_SIZE
 
 # The official colab turns the model's output (flow / 100) into pixels by multiplying by 20.
@@ -70,20 +67,10 @@ def _flow_decoder(hf_decoder: nn.Module) -> tuple[DecoderConfig, FlowOutputConfi
     if basic.concat_preprocessed_input or not basic.final_project:
         got = (basic.concat_preprocessed_input, basic.final_project)
         raise unsupported("flow decoder (concat_preprocessed_input, final_project)", "(False, True)", got)
-    layer = basic.decoding_cross_attention
-    attn = layer.attention.self
-    decoder_cfg = DecoderConfig(
-        num_heads=attn.num_heads,
-        qk_channels=attn.qk_channels,
-        v_channels=attn.v_channels,
-        widening_factor=layer.mlp.dense1.out_features // layer.mlp.dense1.in_features,
-        query_residual=layer.attention.use_query_residual,
-        chunk_size=DEFAULT_CHUNK_SIZE,
-    )
+    decoder_cfg, state = decoder(basic.decoding_cross_attention, chunk_size=DEFAULT_CHUNK_SIZE)
     output_cfg = FlowOutputConfig(
         query_dim=basic.final_layer.in_features, pixel_scale=COLAB_PIXEL_FACTOR / hf_decoder.rescale_factor
     )
-    state = layer_state("decoder.cross_attend", layer, cross=True)
     state["output_adapter.head.weight"] = basic.final_layer.weight
     state["output_adapter.head.bias"] = basic.final_layer.bias
     return decoder_cfg, output_cfg, state
@@ -97,13 +84,4 @@ def optical_flow(hf_model: nn.Module) -> PerceiverIO:
         raise unsupported("decoder output_image_shape", f"train_size {train_size}", hf_decoder.output_image_shape)
     input_cfg, state = _flow_input(hf_model.perceiver.input_preprocessor, train_size)
     decoder_cfg, output_cfg, decoder_state = _flow_decoder(hf_decoder)
-    state.update(encoder_state(hf_model.perceiver))
-    state.update(decoder_state)
-    config = PerceiverConfig(
-        input_adapter=input_cfg,
-        output_adapter=output_cfg,
-        encoder=encoder_config(c),
-        decoder=decoder_cfg,
-        block=block_settings(c),
-    )
-    return assemble(config, state)
+    return assemble(hf_model, input_cfg, output_cfg, decoder_cfg, {**state, **decoder_state})

@@ -14,13 +14,10 @@ from torchperceiver.adapters.multimodal import MODALITIES, MultimodalInputConfig
 from torchperceiver.convert.hf_common import (
     State,
     assemble,
-    block_settings,
-    encoder_config,
-    encoder_state,
-    layer_state,
+    decoder,
     unsupported,
 )
-from torchperceiver.core.model import DecoderConfig, PerceiverConfig, PerceiverIO
+from torchperceiver.core.model import PerceiverIO
 
 
 def _fourier(what: str, encoding: Any) -> tuple[int, tuple[int, ...]]:
@@ -100,32 +97,9 @@ def _output(decoder: nn.Module, post: nn.Module) -> tuple[MultimodalOutputConfig
     return cfg, state
 
 
-def _decoder(hf_decoder: nn.Module) -> tuple[DecoderConfig, State]:
-    layer = hf_decoder.decoding_cross_attention
-    attn = layer.attention.self
-    cfg = DecoderConfig(
-        num_heads=attn.num_heads,
-        qk_channels=attn.qk_channels,
-        v_channels=attn.v_channels,
-        widening_factor=layer.mlp.dense1.out_features // layer.mlp.dense1.in_features,
-        query_residual=layer.attention.use_query_residual,
-    )
-    return cfg, layer_state("decoder.cross_attend", layer, cross=True)
-
-
 def multimodal_autoencoding(hf_model: nn.Module) -> PerceiverIO:
     perceiver = hf_model.perceiver
     input_cfg, state = _input(perceiver.input_preprocessor)
     output_cfg, output_state = _output(perceiver.decoder, perceiver.output_postprocessor)
-    decoder_cfg, decoder_state = _decoder(perceiver.decoder.decoder)
-    state.update(output_state)
-    state.update(decoder_state)
-    state.update(encoder_state(perceiver))
-    config = PerceiverConfig(
-        input_adapter=input_cfg,
-        output_adapter=output_cfg,
-        encoder=encoder_config(hf_model.config),
-        decoder=decoder_cfg,
-        block=block_settings(hf_model.config),
-    )
-    return assemble(config, state)
+    decoder_cfg, decoder_state = decoder(perceiver.decoder.decoder.decoding_cross_attention)
+    return assemble(hf_model, input_cfg, output_cfg, decoder_cfg, {**state, **output_state, **decoder_state})

@@ -6,16 +6,8 @@ from torch import nn
 
 from torchperceiver.adapters.classification import ClassificationOutputConfig
 from torchperceiver.adapters.text import MaskedLMOutputConfig, TextInputConfig
-from torchperceiver.convert.hf_common import (
-    State,
-    assemble,
-    block_settings,
-    encoder_config,
-    encoder_state,
-    layer_state,
-    unsupported,
-)
-from torchperceiver.core.model import DecoderConfig, PerceiverConfig, PerceiverIO
+from torchperceiver.convert.hf_common import State, assemble, decoder, unsupported
+from torchperceiver.core.model import DecoderConfig, PerceiverIO
 
 
 def _text_input(hf_model: nn.Module) -> tuple[TextInputConfig, State]:
@@ -29,38 +21,18 @@ def _text_input(hf_model: nn.Module) -> tuple[TextInputConfig, State]:
     return cfg, state
 
 
-def _decoder(hf_decoder: nn.Module, heads: int, qk: int | None, v: int | None) -> tuple[DecoderConfig, State]:
-    layer = hf_decoder.decoding_cross_attention
-    cfg = DecoderConfig(
-        num_heads=heads,
-        qk_channels=qk,
-        v_channels=v,
-        widening_factor=layer.mlp.dense1.out_features // layer.mlp.dense1.in_features,
-        query_residual=layer.attention.use_query_residual,
-    )
-    return cfg, layer_state("decoder.cross_attend", layer, cross=True)
-
-
 def masked_lm(hf_model: nn.Module) -> PerceiverIO:
     c = hf_model.config
     input_cfg, state = _text_input(hf_model)
     hf_decoder = hf_model.perceiver.decoder
-    attn = hf_decoder.decoding_cross_attention.attention.self
-    decoder_cfg, decoder_state = _decoder(hf_decoder, attn.num_heads, attn.qk_channels, attn.v_channels)
-    state.update(encoder_state(hf_model.perceiver))
+    decoder_cfg, decoder_state = decoder(hf_decoder.decoding_cross_attention)
     state.update(decoder_state)
     state["output_adapter.position_queries.table"] = hf_decoder.output_position_encodings.position_embeddings
     state["output_adapter.bias"] = hf_model.embedding_decoder.bias
-    config = PerceiverConfig(
-        input_adapter=input_cfg,
-        output_adapter=MaskedLMOutputConfig(
-            vocab_size=c.vocab_size, max_seq_len=c.max_position_embeddings, embed_dim=c.d_model
-        ),
-        encoder=encoder_config(c),
-        decoder=decoder_cfg,
-        block=block_settings(c),
+    output_cfg = MaskedLMOutputConfig(
+        vocab_size=c.vocab_size, max_seq_len=c.max_position_embeddings, embed_dim=c.d_model
     )
-    return assemble(config, state)
+    return assemble(hf_model, input_cfg, output_cfg, decoder_cfg, state)
 
 
 def classification_output(hf_decoder: nn.Module, num_classes: int) -> tuple[ClassificationOutputConfig, State]:
@@ -79,23 +51,11 @@ def classification_output(hf_decoder: nn.Module, num_classes: int) -> tuple[Clas
 
 
 def classification_decoder(hf_decoder: nn.Module) -> tuple[DecoderConfig, State]:
-    attn = hf_decoder.decoder.decoding_cross_attention.attention.self
-    return _decoder(hf_decoder.decoder, attn.num_heads, attn.qk_channels, attn.v_channels)
+    return decoder(hf_decoder.decoder.decoding_cross_attention)
 
 
 def sequence_classification(hf_model: nn.Module) -> PerceiverIO:
-    c = hf_model.config
     input_cfg, state = _text_input(hf_model)
-    output_cfg, output_state = classification_output(hf_model.perceiver.decoder, c.num_labels)
+    output_cfg, output_state = classification_output(hf_model.perceiver.decoder, hf_model.config.num_labels)
     decoder_cfg, decoder_state = classification_decoder(hf_model.perceiver.decoder)
-    state.update(encoder_state(hf_model.perceiver))
-    state.update(decoder_state)
-    state.update(output_state)
-    config = PerceiverConfig(
-        input_adapter=input_cfg,
-        output_adapter=output_cfg,
-        encoder=encoder_config(c),
-        decoder=decoder_cfg,
-        block=block_settings(c),
-    )
-    return assemble(config, state)
+    return assemble(hf_model, input_cfg, output_cfg, decoder_cfg, {**state, **output_state, **decoder_state})

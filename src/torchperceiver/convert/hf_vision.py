@@ -10,9 +10,9 @@ from __future__ import annotations
 from torch import nn
 
 from torchperceiver.adapters.image import ImageInputConfig
-from torchperceiver.convert.hf_common import State, assemble, block_settings, encoder_config, encoder_state, unsupported
+from torchperceiver.convert.hf_common import State, assemble, unsupported
 from torchperceiver.convert.hf_text import classification_decoder, classification_output
-from torchperceiver.core.model import PerceiverConfig, PerceiverIO
+from torchperceiver.core.model import PerceiverIO
 
 _BATCHNORM_STATE = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
@@ -79,18 +79,7 @@ def _image_input(hf_model: nn.Module) -> tuple[ImageInputConfig, State]:
 
 
 def image_classification(hf_model: nn.Module) -> PerceiverIO:
-    c = hf_model.config
     input_cfg, state = _image_input(hf_model)
-    output_cfg, output_state = classification_output(hf_model.perceiver.decoder, c.num_labels)
+    output_cfg, output_state = classification_output(hf_model.perceiver.decoder, hf_model.config.num_labels)
     decoder_cfg, decoder_state = classification_decoder(hf_model.perceiver.decoder)
-    state.update(encoder_state(hf_model.perceiver))
-    state.update(decoder_state)
-    state.update(output_state)
-    config = PerceiverConfig(
-        input_adapter=input_cfg,
-        output_adapter=output_cfg,
-        encoder=encoder_config(c),
-        decoder=decoder_cfg,
-        block=block_settings(c),
-    )
-    return assemble(config, state)
+    return assemble(hf_model, input_cfg, output_cfg, decoder_cfg, {**state, **output_state, **decoder_state})
