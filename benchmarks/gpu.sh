@@ -5,7 +5,7 @@
 #      bf16 autocast, training step and inference, every preset;
 #   2. the same with torch.compile for the two training targets (language-mlm, vision-fourier);
 #   3. the scaling study (Perceiver IO vs a FLOPs-matched Transformer, M = 512 … 2^20).
-# Results (device, versions, date included) go into docs/benchmarks.md and docs/scaling.png; logs into $LOGS.
+# Results (device, versions, date included) go into docs/benchmarks.md and docs/scaling-cuda.png; logs into $LOGS.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LOGS=${LOGS:-${OUT:-/tmp}/benchmark-logs}
@@ -15,8 +15,8 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$LOG
 python -c "import torch, transformers; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'transformers', transformers.__version__)" | tee -a "$LOGS/gpu.txt"
 date -u | tee -a "$LOGS/gpu.txt"
 
-timeout 270 python -m benchmarks.compare --device cuda --size full --repeats 5 --warmup 2 2>&1 | tee "$LOGS/compare.log"
-timeout 110 python -m benchmarks.compare --device cuda --size full --compile --modes train \
+timeout 300 python -m benchmarks.compare --device cuda --size full --repeats 5 --warmup 2 2>&1 | tee "$LOGS/compare.log"
+timeout 100 python -m benchmarks.compare --device cuda --size full --compile --modes train \
     --presets language-mlm vision-fourier --repeats 5 --warmup 2 2>&1 | tee "$LOGS/compare-compiled.log"
-timeout 90 python -m benchmarks.scaling --device cuda 2>&1 | tee "$LOGS/scaling.log"
-cp docs/benchmarks.md docs/scaling.png "$LOGS/" 2>/dev/null || true
+timeout 80 python -m benchmarks.scaling --device cuda 2>&1 | tee "$LOGS/scaling.log"
+cp docs/benchmarks.md docs/scaling-cuda.png "$LOGS/" 2>/dev/null || true
