@@ -36,6 +36,7 @@ def test_train_help_lists_the_recipes(capsys):
         (["model.num_layers=2.5"], "model.num_layers"),
         (["data.mask_prob=1.5"], "data.mask_prob: expected a value in (0, 1), got 1.5"),
         (["train.precision=fp8"], "train.precision"),
+        (["train.device=tpu"], "train.device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
         (["task=vision"], "task: expected one of ['mlm'], got 'vision'"),
         (["train=5"], "train: expected a mapping of fields, got 5"),
         (["nonsense"], "--set: expected key=value"),
@@ -50,7 +51,8 @@ def test_bad_recipe_values_are_one_line_errors(tmp_path, capsys, overrides, mess
 
 
 def test_bad_recipe_files_and_corpora(tmp_path, capsys):
-    assert "recipe: expected one of ['mlm-tiny'" in _error(capsys, "train", "no-such-recipe")
+    err = _error(capsys, "train", "no-such-recipe")
+    assert "recipe: expected one of [" in err and "'mlm-tiny'" in err and "got 'no-such-recipe'" in err
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: mlm\noptim: [1, 2\n")
     assert "not valid YAML" in _error(capsys, "train", str(bad), "--out", str(tmp_path / "a"))
@@ -89,3 +91,16 @@ def test_tiny_run_end_to_end(tmp_path, capsys):
 
 def test_plot_needs_metrics(tmp_path, capsys):
     assert "expected metrics.jsonl" in _error(capsys, "plot", str(tmp_path))
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_runs_and_checkpoints_its_scaler(tmp_path, capsys, precision):
+    import torch
+
+    from torchperceiver.training import checkpoint
+
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--set", *TINY, f"train.precision={precision}"]) == 0
+    state = torch.load(checkpoint.resolve(run, "run") / "state.pt", weights_only=True)
+    assert bool(state["scaler"]) == (precision == "fp16"), "only fp16 needs a gradient scaler"
+    assert "done: step 6" in capsys.readouterr().out

@@ -41,7 +41,12 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     """``"auto"``: this rank's GPU when there is one, else the CPU."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"train.device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"train.device: expected a device this machine has, got {name!r} (no CUDA GPU)")
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local_rank)
     return device

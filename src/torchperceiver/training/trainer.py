@@ -46,7 +46,8 @@ class TrainConfig:
     """``batch_size`` is global: samples per optimizer step over all ranks and micro-batches.
 
     ``micro_batch_size`` samples go through one forward on one rank (default: ``batch_size / ranks``);
-    the rest is gradient accumulation. Intervals count optimizer steps.
+    the rest is gradient accumulation. Intervals count optimizer steps. ``threads`` sets PyTorch's
+    CPU threads per process (None: its default); one thread suits tiny models on a busy CPU.
     """
 
     steps: int = 1000
@@ -65,13 +66,13 @@ class TrainConfig:
     device: str = "auto"
     distributed: Strategy = "ddp"
     num_workers: int = 0
-    compile: bool = False
+    threads: int | None = None
     progress: bool = True
     tensorboard: bool = True
 
     def __post_init__(self) -> None:
         positive = ["steps", "batch_size", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints"]
-        optional_positive = ["micro_batch_size", "eval_batches", "clip_grad_norm"]
+        optional_positive = ["micro_batch_size", "eval_batches", "clip_grad_norm", "threads"]
         for name in positive + optional_positive:
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -98,14 +99,20 @@ class FitResult:
 
 
 class Trainer:
+    """Train ``task`` with ``optim`` and ``cfg``, writing metrics and checkpoints to ``run_dir``.
+
+    Under torchrun every process builds its own Trainer; the process group starts here.
+    """
+
     def __init__(self, task: Task, optim: OptimConfig, cfg: TrainConfig, run_dir: str | Path) -> None:
         self.task, self.optim_cfg, self.cfg, self.run_dir = task, optim, cfg, Path(run_dir)
         self.info = distributed.setup(cfg.device)
+        if cfg.threads is not None:
+            torch.set_num_threads(cfg.threads)
         self.layout = BatchLayout.create(cfg.batch_size, cfg.micro_batch_size, self.info.world_size)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank (FSDP2 does not broadcast)
         self.model = task.build_model().to(self.info.device)
         self.wrapped = distributed.wrap(self.model, self.info, cfg.distributed)
-        self.forward_model = torch.compile(self.wrapped) if cfg.compile else self.wrapped
         self.optimizer = build_optimizer(self.wrapped, optim, fused=self.info.device.type == "cuda")
         self.scheduler = build_scheduler(self.optimizer, optim, cfg.steps)
         self.scaler = torch.amp.GradScaler(self.info.device.type, enabled=cfg.precision == "fp16")
@@ -136,12 +143,14 @@ class Trainer:
                     self.step += 1
                     progress.update()
                     final = self.step == self.cfg.steps
-                    if final or self.step % self.cfg.log_every == 0:
+                    logged = final or self.step % self.cfg.log_every == 0
+                    if logged:
                         metrics.update(self._log_train(logger, progress, self.step - last_log, last_time))
-                        last_log, last_time = self.step, time.perf_counter()
                     if self._stop_requested():
                         raise Interrupted(self._signal or signal.SIGTERM, self.step, self._save())
                     self._evaluate_and_save(logger, progress, metrics, final)
+                    if logged:  # throughput counts training only, not evaluation or checkpoints
+                        last_log, last_time = self.step, time.perf_counter()
         finally:
             progress.close()
             if logger is not None:
@@ -154,7 +163,7 @@ class Trainer:
         for k, batch in enumerate(micro_batches):
             with distributed.grad_sync(self.wrapped, k == len(micro_batches) - 1):
                 with self._autocast():
-                    out = self.task.loss(self.forward_model, _to_device(batch, self.info.device))
+                    out = self.task.loss(self.wrapped, _to_device(batch, self.info.device))
                 self.scaler.scale(out.loss).backward()
             count += out.count.detach()
             self.train_sums.add("loss", out.loss, out.count)
@@ -164,7 +173,7 @@ class Trainer:
         # global count makes the update independent of how the global batch was split.
         self.scaler.unscale_(self.optimizer)
         grads = [p.grad for p in self.wrapped.parameters() if p.grad is not None]
-        scale = 1 / count.clamp(min=1)
+        scale = self.info.world_size / distributed.all_reduce_sum(count, self.info).clamp(min=1)
         torch._foreach_mul_(grads, scale)
         max_norm = self.cfg.clip_grad_norm or math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(self.wrapped.parameters(), max_norm, foreach=True)
