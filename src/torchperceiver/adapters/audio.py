@@ -8,13 +8,12 @@ of *samples* (30,720), as in the official code and HF.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
-from torchperceiver.adapters.points import fourier_queries, output_points
-from torchperceiver.core.adapter import AdapterConfig, Context, Encoded, InputAdapter, OutputAdapter
+from torchperceiver.adapters.points import PointOutput
+from torchperceiver.core.adapter import AdapterConfig, Context, Encoded, InputAdapter
 from torchperceiver.core.checks import check_floating, check_mask, check_rank, check_tensor
 from torchperceiver.core.position import FourierPositions
 
@@ -86,7 +85,7 @@ class AudioOutputConfig(AdapterConfig):
         return AudioOutput(self)
 
 
-class AudioOutput(OutputAdapter):
+class AudioOutput(PointOutput):
     """One Fourier query per patch; ``y [B, n, head_dim]`` → samples ``[B, n · p]``.
 
     ``subsampled_points`` (flat patch indices) decodes only those patches; by default every patch of the
@@ -99,33 +98,11 @@ class AudioOutput(OutputAdapter):
         self.positions = FourierPositions(cfg.num_bands, (cfg.max_resolution,))
         self.head = nn.Linear(cfg.head_dim or self.positions.num_channels, cfg.samples_per_patch)
 
-    @property
-    def query_channels(self) -> int:
-        return self.positions.num_channels
-
     def grid(self, context: Context) -> tuple[int]:
         num_samples, patch = context["num_samples"], self.cfg.samples_per_patch
         if num_samples % patch:
             raise ValueError(f"samples_per_patch: expected a divisor of the input's {num_samples} samples, got {patch}")
         return (num_samples // patch,)
-
-    def num_points(self, context: Context) -> int:
-        return self.grid(context)[0]
-
-    def queries(
-        self,
-        context: Context,
-        subsampled_points: torch.Tensor | None = None,
-        *,
-        points_name: str = "subsampled_points",
-        **kwargs: Any,
-    ) -> torch.Tensor:
-        """``points_name`` is the argument named in errors."""
-        if kwargs:
-            raise ValueError(f"query arguments: expected only subsampled_points, got {sorted(kwargs)}")
-        grid = self.grid(context)
-        indices = output_points(points_name, subsampled_points, grid, self.head.weight.device)
-        return fourier_queries(self.positions, indices, grid, context["batch_size"], self.head.weight.dtype)
 
     def forward(self, y: torch.Tensor, context: Context) -> torch.Tensor:
         return self.head(y).flatten(1)

@@ -7,11 +7,15 @@ and every point, chunk by chunk, at inference. Both use the official subsampling
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from math import prod
+from typing import Any
 
 import torch
+from torch import nn
 
+from torchperceiver.core.adapter import Context, OutputAdapter
 from torchperceiver.core.checks import check_integer, check_range, check_rank, check_tensor
 from torchperceiver.core.position import FourierPositions, subsampled_positions
 
@@ -36,3 +40,38 @@ def fourier_queries(
     """Fourier features of the points ``indices`` of ``grid``, ``[batch_size, len(indices), C]``."""
     features = positions(pos=subsampled_positions(indices, grid, device=indices.device))
     return features.to(dtype).expand(batch_size, -1, -1)
+
+
+class PointOutput(OutputAdapter):
+    """An output adapter that queries (a subset of) the points of a grid by their Fourier features.
+
+    Subclasses set ``positions`` and ``head`` and say which grid the input in ``context`` implies.
+    """
+
+    positions: FourierPositions
+    head: nn.Linear
+
+    @property
+    def query_channels(self) -> int:
+        return self.positions.num_channels
+
+    @abstractmethod
+    def grid(self, context: Context) -> tuple[int, ...]: ...
+
+    def num_points(self, context: Context) -> int:
+        return prod(self.grid(context))
+
+    def queries(
+        self,
+        context: Context,
+        subsampled_points: torch.Tensor | None = None,
+        *,
+        points_name: str = "subsampled_points",
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        """``subsampled_points``: flat grid indices (``None``: every point); ``points_name`` names it in errors."""
+        if kwargs:
+            raise ValueError(f"query arguments: expected only subsampled_points, got {sorted(kwargs)}")
+        grid = self.grid(context)
+        indices = output_points(points_name, subsampled_points, grid, self.head.weight.device)
+        return fourier_queries(self.positions, indices, grid, context["batch_size"], self.head.weight.dtype)

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchperceiver.adapters.points import fourier_queries, output_points
-from torchperceiver.core.adapter import AdapterConfig, Context, Encoded, InputAdapter, OutputAdapter
+from torchperceiver.adapters.points import PointOutput
+from torchperceiver.core.adapter import AdapterConfig, Context, Encoded, InputAdapter
 from torchperceiver.core.checks import check_floating, check_mask, check_rank, check_size, check_tensor
 from torchperceiver.core.position import FourierPositions
 
@@ -115,7 +115,7 @@ class VideoOutputConfig(AdapterConfig):
         return VideoOutput(self)
 
 
-class VideoOutput(OutputAdapter):
+class VideoOutput(PointOutput):
     """One Fourier query per pixel of the input video.
 
     By default every pixel is decoded and the output is a video ``[B, T, C, H, W]``; with
@@ -130,31 +130,13 @@ class VideoOutput(OutputAdapter):
         self.positions = FourierPositions(cfg.num_bands, cfg.max_resolution)
         self.head = nn.Linear(cfg.head_dim or self.positions.num_channels, cfg.out_channels)
 
-    @property
-    def query_channels(self) -> int:
-        return self.positions.num_channels
+    def grid(self, context: Context) -> tuple[int, int, int]:
+        return context["video_size"]
 
-    def num_points(self, context: Context) -> int:
-        return prod(context["video_size"])
-
-    def queries(
-        self,
-        context: Context,
-        subsampled_points: torch.Tensor | None = None,
-        *,
-        points_name: str = "subsampled_points",
-        **kwargs: Any,
-    ) -> torch.Tensor:
-        """Also records in ``context`` whether the whole video is decoded, so ``forward`` knows the output shape.
-
-        ``points_name`` is the argument named in errors.
-        """
-        if kwargs:
-            raise ValueError(f"query arguments: expected only subsampled_points, got {sorted(kwargs)}")
-        grid = context["video_size"]
-        indices = output_points(points_name, subsampled_points, grid, self.head.weight.device)
+    def queries(self, context: Context, subsampled_points: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
+        """Also records in ``context`` whether the whole video is decoded, so ``forward`` knows the output shape."""
         context["whole_video"] = subsampled_points is None
-        return fourier_queries(self.positions, indices, grid, context["batch_size"], self.head.weight.dtype)
+        return super().queries(context, subsampled_points, **kwargs)
 
     def to_video(self, pixels: torch.Tensor, context: Context) -> torch.Tensor:
         """Every pixel in flat order ``[B, T·H·W, C]`` → ``[B, T, C, H, W]``."""
