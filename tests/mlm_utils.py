@@ -39,6 +39,13 @@ def cli(*args: str | Path, timeout: float = 120, env: dict[str, str] | None = No
     )
 
 
+def finished_run(directory: Path, overrides: list[str]) -> subprocess.CompletedProcess:
+    """Train a run into ``directory / "run"`` through the CLI and check that it succeeded."""
+    result = cli("train", "--out", directory / "run", "--set", *overrides)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def final_weights(run_dir: Path) -> dict:
     from safetensors.torch import load_file
 

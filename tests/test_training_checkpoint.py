@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from mlm_utils import TINY, cli, final_weights
+from mlm_utils import TINY, cli, final_weights, finished_run
 from torchperceiver.cli import main
 from torchperceiver.training import checkpoint
 
@@ -21,10 +21,9 @@ LONG = [*TINY, "train.steps=40", "train.checkpoint_every=4", "train.eval_every=8
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The same run, never interrupted."""
-    run = tmp_path_factory.mktemp("reference") / "run"
-    result = cli("train", "--out", run, "--set", *LONG)
-    assert result.returncode == 0, result.stderr
-    return run
+    directory = tmp_path_factory.mktemp("reference")
+    finished_run(directory, LONG)
+    return directory / "run"
 
 
 def _start_and_stop(run, how: signal.Signals) -> subprocess.Popen:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from mlm_utils import TINY, cli, final_weights
+from mlm_utils import TINY, final_weights, finished_run
 
 # Global batch 8 in micro-batches of 2: one process accumulates 4, two processes 2 each.
 RUN = [*TINY, "train.steps=4", "train.micro_batch_size=2", "train.eval_every=2", "train.checkpoint_every=2"]
@@ -14,11 +14,9 @@ RUN = [*TINY, "train.steps=4", "train.micro_batch_size=2", "train.eval_every=2",
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
-    run = tmp_path_factory.mktemp("single") / "run"
-    result = cli("train", "--out", run, "--set", *RUN)
-    assert result.returncode == 0, result.stderr
-    assert "1 process(es) × 2 × 4 accumulation" in result.stdout
-    return run
+    directory = tmp_path_factory.mktemp("single")
+    assert "1 process(es) × 2 × 4 accumulation" in finished_run(directory, RUN).stdout
+    return directory / "run"
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
