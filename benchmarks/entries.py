@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import torchperceiver as tp
-from torchperceiver.convert.from_transformers import CONVERTERS
+from torchperceiver.convert.hf import HF_CONVERTERS
 
 Size = Literal["full", "cpu", "tiny"]
 Mode = Literal["train", "infer"]
@@ -63,7 +63,7 @@ def transformers_module() -> Any:
 
 def convert(hf_model: nn.Module) -> nn.Module:
     name = type(hf_model).__name__
-    if name not in CONVERTERS:
+    if name not in HF_CONVERTERS:
         raise Unavailable(f"from_transformers cannot convert {name} yet")
     return tp.from_transformers(hf_model)
 
@@ -214,7 +214,7 @@ def optical_flow_tiled(size: Size) -> Case:
     """A Sintel frame (1024×436; at the reduced sizes, the same tiling of a smaller frame) by ``predict_flow``'s
     overlapping tiles, for both models: 6 tiles of the training size, one tile per call (HF's memory would
     not hold a batch of them), and for torchperceiver also all 6 in one batch."""
-    from torchperceiver.flow import predict_flow
+    from torchperceiver.models.flow.tiling import predict_flow
 
     hf, ours, tile, model = _flow_models(size, cpu_size=(32, 48))
     frame = _pick(size, (436, 1024), (38, 99), (14, 36))

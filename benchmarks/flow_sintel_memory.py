@@ -20,7 +20,7 @@ import time
 import torch
 
 import torchperceiver as tp
-from torchperceiver.flow import predict_flow, tile_starts
+from torchperceiver.models.flow.tiling import predict_flow, tile_starts
 
 SINTEL = (436, 1024)
 
@@ -40,7 +40,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    model = tp.build("optical-flow", chunk_size=args.chunk_size).eval()
+    model = tp.build("optical-flow", decoder_chunk_size=args.chunk_size).eval()
     frame1, frame2 = (torch.rand(3, *SINTEL) * 2 - 1 for _ in range(2))
     rss_model = max_rss_mib()
     train_h, train_w = model.config.input_adapter.train_size

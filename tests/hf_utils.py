@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tensor_utils import max_abs_diff
+
 transformers = pytest.importorskip("transformers")
 
 TOLERANCE = 1e-4
+
+__all__ = ["TOLERANCE", "max_abs_diff", "randomize", "transformers"]
 
 
 def randomize(model: torch.nn.Module) -> torch.nn.Module:
@@ -24,8 +28,3 @@ def randomize(model: torch.nn.Module) -> torch.nn.Module:
             else:  # embeddings, latents, position tables
                 param.copy_(torch.randn_like(param))
     return model.eval()
-
-
-def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return (a.float() - b.float()).abs().max().item()

@@ -37,7 +37,7 @@ def test_train_help_lists_the_recipes(capsys):
         (["data.mask_prob=1.5"], "data.mask_prob: expected a value in (0, 1), got 1.5"),
         (["train.precision=fp8"], "train.precision"),
         (["train.device=tpu"], "train.device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
-        (["task=vision"], "task: expected one of ['mlm'], got 'vision'"),
+        (["task=vision"], "task: expected one of ["),
         (["train=5"], "train: expected a mapping of fields, got 5"),
         (["nonsense"], "--set: expected key=value"),
         (["data.corpus=/no/such/corpus.txt"], "data.corpus: expected 'embedded' or an existing path"),
@@ -72,7 +72,7 @@ def test_tiny_run_end_to_end(tmp_path, capsys):
     corpus.write_text("\n".join(lines))
     assert main(["train", "--out", str(run), "--set", *TINY, f"data.corpus={corpus}", "train.tensorboard=true"]) == 0
     out = capsys.readouterr().out
-    assert "done: step 6" in out and "fill-mask example:" in out and "predicted:" in out
+    assert "done: step 6" in out and "example:" in out and "predicted:" in out
     assert (run / "checkpoints" / "last").read_text().strip() == "step-00000006"
     assert list((run / "tensorboard").iterdir()), "TensorBoard events written"
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -11,7 +11,14 @@ import torchperceiver as tp
 from torchperceiver.core.checks import check_range
 
 SMALL = dict(
-    num_latents=8, latent_dim=32, num_layers=2, num_heads=2, qk_channels=12, embed_dim=16, max_seq_len=32
+    num_latents=8,
+    latent_dim=32,
+    num_layers=2,
+    num_self_heads=2,
+    num_cross_heads=2,
+    qk_channels=12,
+    embed_dim=16,
+    max_seq_len=32,
 )  # qk 12 over 2 heads: 6 channels per head, padded to 8 inside attention
 
 

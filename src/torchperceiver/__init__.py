@@ -1,9 +1,12 @@
 """torchperceiver: Perceiver IO (Jaegle et al., 2021) in plain PyTorch."""
 
-from torchperceiver.convert import from_transformers
-from torchperceiver.core.model import DecoderConfig, EncoderConfig, PerceiverConfig, PerceiverIO
+from torchperceiver.convert.hf import from_transformers
+from torchperceiver.core.config import DecoderConfig, EncoderConfig, PerceiverConfig
+from torchperceiver.core.io import load
+from torchperceiver.core.model import PerceiverIO
+from torchperceiver.models.flow.tiling import predict_flow
+from torchperceiver.models.multimodal.reconstruct import reconstruct
 from torchperceiver.presets import build, preset_arguments, presets
-from torchperceiver.serialization import load
 from torchperceiver.tokenizer import ByteTokenizer
 
 __version__ = "0.1.0"
@@ -17,6 +20,8 @@ __all__ = [
     "build",
     "from_transformers",
     "load",
+    "predict_flow",
     "preset_arguments",
     "presets",
+    "reconstruct",
 ]

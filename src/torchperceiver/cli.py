@@ -1,4 +1,4 @@
-"""``torchperceiver``: train from a recipe, plot a run, fill masks with a trained model.
+"""``torchperceiver``: train from a recipe; the model families add ``predict``, ``plot``, ``convert`` commands.
 
 Bad input (a recipe key, a value, a path, a checkpoint) ends in one line ``error: …`` and exit code 2;
 a run stopped by SIGINT/SIGTERM saves a checkpoint and exits with 128 + the signal number.
@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from torchperceiver.commands import register_command
+
 if TYPE_CHECKING:
     from torchperceiver.training import FitResult, Trainer
     from torchperceiver.training.recipe import Recipe
@@ -26,7 +28,7 @@ TRAIN_EXTRA = {"jsonargparse", "yaml", "tqdm", "tensorboard", "matplotlib"}
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = _parser().parse_args(argv)
+        args = _parser().parse_args(_with_default_plot(list(sys.argv[1:] if argv is None else argv)))
         return args.func(args)
     except ModuleNotFoundError as err:
         if err.name not in TRAIN_EXTRA:
@@ -42,20 +44,31 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _with_default_plot(argv: list[str]) -> list[str]:
+    """``torchperceiver plot RUN_DIR`` means ``plot curves RUN_DIR`` (the other plots are named)."""
+    from torchperceiver.commands import COMMANDS
+
+    if argv[:1] == ["plot"] and len(argv) > 1 and argv[1] not in COMMANDS["plot"] and argv[1] not in ("-h", "--help"):
+        return ["plot", "curves", *argv[1:]]
+    return argv
+
+
 def _parser() -> argparse.ArgumentParser:
-    from torchperceiver.training.recipe import DEFAULT_RECIPE, available
+    from torchperceiver.commands import COMMANDS
+    from torchperceiver.models import DEFAULT_RECIPE
+    from torchperceiver.training.recipe import available
 
     parser = argparse.ArgumentParser(prog="torchperceiver", description="Perceiver IO: train, plot, predict.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    recipes = "\n".join(f"  {name:<14} {text}" for name, text in available().items())
+    recipes = "\n".join(f"  {name:<18} {text}" for name, text in available().items())
     train = commands.add_parser(
         "train",
         help="train a model from a recipe",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train from a recipe (a built-in name or a YAML file); any field can be overridden with --set.",
         epilog=f"recipes:\n{recipes}\n\nexamples:\n  torchperceiver train\n"
-        f"  torchperceiver train {DEFAULT_RECIPE} --out runs/tiny --set optim.lr=2e-3 data.seq_len=256\n"
+        f"  torchperceiver train {DEFAULT_RECIPE} --out runs/tiny --set optim.lr=2e-3 train.steps=300\n"
         "  torchperceiver train --resume runs/tiny --steps 2000\n"
         f"  torchrun --nproc_per_node 2 -m torchperceiver.cli train {DEFAULT_RECIPE}",
     )
@@ -66,24 +79,24 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="override fields")
     train.set_defaults(func=_train)
 
-    plot = commands.add_parser("plot", help="draw the training curves of a run as PNG")
-    plot.add_argument("run_dir", type=Path)
-    plot.add_argument("--out", type=Path, help="PNG file (default: RUN_DIR/curves.png)")
-    plot.set_defaults(func=_plot)
-
-    predict = commands.add_parser("predict", help="run a trained model")
-    tasks = predict.add_subparsers(dest="task", required=True)
-    fill = tasks.add_parser("fill-mask", help="fill the [MASK] bytes of a text with a masked-LM model")
-    fill.add_argument("text", help="text with [MASK] spans; each [MASK] stands for --width bytes")
-    fill.add_argument("--checkpoint", type=Path, required=True, help="run directory or checkpoint directory")
-    fill.add_argument("--width", type=int, default=1, help="bytes per [MASK] (default: 1)")
-    fill.add_argument("--device", default="cpu")
-    fill.set_defaults(func=_fill_mask)
+    helps = {"predict": "run a trained model", "plot": "draw a run's curves or a model's insides", "convert":
+             "convert weights from other implementations", "tune": "search a recipe setting"}  # fmt: skip
+    for group, registry in COMMANDS.items():
+        names = registry.names()
+        if not names:
+            continue
+        sub = commands.add_parser(group, help=helps[group]).add_subparsers(dest=group, required=True)
+        for name in names:
+            entry = registry.get(name)
+            command = sub.add_parser(name, help=entry.help, description=entry.help)
+            entry.command.add_arguments(command)
+            command.set_defaults(func=entry.command.run)
     return parser
 
 
 def _train(args: argparse.Namespace) -> int:
     from torchperceiver.atomic import atomic_path
+    from torchperceiver.models import DEFAULT_RECIPE
     from torchperceiver.training import Interrupted, Trainer, distributed, recipe
 
     overrides = list(args.set) + ([f"train.steps={args.steps}"] if args.steps is not None else [])
@@ -95,7 +108,7 @@ def _train(args: argparse.Namespace) -> int:
             raise ValueError(f"--out: a resumed run writes to its own directory {run_dir}, got {args.out}")
         rec = recipe.load(run_dir / RECIPE_FILE, overrides)
     else:
-        rec = recipe.load(args.recipe or recipe.DEFAULT_RECIPE, overrides)
+        rec = recipe.load(args.recipe or DEFAULT_RECIPE, overrides)
         run_dir = args.out or Path(RUNS_DIR) / rec.name
         if (run_dir / RECIPE_FILE).exists():
             raise ValueError(
@@ -148,31 +161,25 @@ def _summary(result: FitResult, run_dir: Path) -> str:
 
     lines = [f"done: step {result.step}, {format_metrics(result.metrics)}", f"checkpoint: {result.checkpoint}"]
     if result.demo:
-        lines += ["fill-mask example:", result.demo]
+        lines += ["example:", result.demo]
+    lines += [f"wrote {path}" for path in result.artefacts]
     lines += [f"curves: torchperceiver plot {run_dir}"]
     return "\n".join(lines)
 
 
-def _plot(args: argparse.Namespace) -> int:
-    from torchperceiver.training.plot import plot_run
+@register_command("plot", "curves", help="draw the training curves of a run as PNG (plot RUN_DIR)")
+class PlotCurves:
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("run_dir", type=Path)
+        parser.add_argument("--out", type=Path, help="PNG file (default: RUN_DIR/curves.png)")
 
-    _say(f"wrote {plot_run(args.run_dir, args.out)}")
-    return 0
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from torchperceiver.training.plot import plot_run
 
-
-def _fill_mask(args: argparse.Namespace) -> int:
-    from torchperceiver.core.model import CONFIG_FILE
-    from torchperceiver.serialization import load
-    from torchperceiver.tasks.mlm import fill_mask
-    from torchperceiver.training.checkpoint import resolve
-
-    path = args.checkpoint if (args.checkpoint / CONFIG_FILE).is_file() else resolve(args.checkpoint, "--checkpoint")
-    model = load(path, device=args.device)
-    kind = model.config.output_adapter.kind
-    if kind != "masked_lm":
-        raise ValueError(f"--checkpoint: expected a masked-LM model, got output adapter {kind!r}")
-    _say(fill_mask(model, args.text, width=args.width))
-    return 0
+        _say(f"wrote {plot_run(args.run_dir, args.out)}")
+        return 0
 
 
 def _say(text: str) -> None:

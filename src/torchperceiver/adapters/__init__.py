@@ -1,68 +1,29 @@
-"""Modality adapters. ``ADAPTER_CONFIGS`` maps each config's ``kind`` to its class (for loading)."""
+"""Reusable modality adapters. Importing this package registers every adapter kind (for ``config.json``)."""
 
-from torchperceiver.adapters.audio import AudioInput, AudioInputConfig, AudioOutput, AudioOutputConfig
-from torchperceiver.adapters.classification import ClassificationOutput, ClassificationOutputConfig
-from torchperceiver.adapters.flow import FlowInput, FlowInputConfig, FlowOutput, FlowOutputConfig
-from torchperceiver.adapters.image import ImageInput, ImageInputConfig
-from torchperceiver.adapters.label import LabelInput, LabelInputConfig, LabelOutput, LabelOutputConfig
-from torchperceiver.adapters.multimodal import (
-    MultimodalInput,
-    MultimodalInputConfig,
-    MultimodalOutput,
-    MultimodalOutputConfig,
-)
-from torchperceiver.adapters.text import MaskedLMOutput, MaskedLMOutputConfig, TextInput, TextInputConfig
-from torchperceiver.adapters.video import VideoInput, VideoInputConfig, VideoOutput, VideoOutputConfig
-from torchperceiver.core.adapter import AdapterConfig
-
-ADAPTER_CONFIGS: dict[str, type[AdapterConfig]] = {
-    cfg.kind: cfg
-    for cfg in (
-        TextInputConfig,
-        MaskedLMOutputConfig,
-        ClassificationOutputConfig,
-        FlowInputConfig,
-        FlowOutputConfig,
-        ImageInputConfig,
-        AudioInputConfig,
-        AudioOutputConfig,
-        VideoInputConfig,
-        VideoOutputConfig,
-        LabelInputConfig,
-        LabelOutputConfig,
-        MultimodalInputConfig,
-        MultimodalOutputConfig,
-    )
-}
+from torchperceiver.adapters import format_v1
+from torchperceiver.adapters.audio import AudioContext, AudioInputConfig, AudioOutputConfig
+from torchperceiver.adapters.image import ImageContext, ImageInputConfig
+from torchperceiver.adapters.label import ClassificationOutputConfig, LabelInputConfig
+from torchperceiver.adapters.multimodal import MultimodalContext, MultimodalInputConfig, MultimodalOutputConfig
+from torchperceiver.adapters.text import MaskedLMOutputConfig, TextContext, TextInputConfig
+from torchperceiver.adapters.video import VideoContext, VideoInputConfig, VideoOutputConfig
 
 __all__ = [
-    "ADAPTER_CONFIGS",
-    "AudioInput",
+    "AudioContext",
     "AudioInputConfig",
-    "AudioOutput",
     "AudioOutputConfig",
-    "ClassificationOutput",
     "ClassificationOutputConfig",
-    "FlowInput",
-    "FlowInputConfig",
-    "FlowOutput",
-    "FlowOutputConfig",
-    "ImageInput",
+    "ImageContext",
     "ImageInputConfig",
-    "LabelInput",
     "LabelInputConfig",
-    "LabelOutput",
-    "LabelOutputConfig",
-    "MaskedLMOutput",
     "MaskedLMOutputConfig",
-    "MultimodalInput",
+    "MultimodalContext",
     "MultimodalInputConfig",
-    "MultimodalOutput",
     "MultimodalOutputConfig",
-    "TextInput",
+    "TextContext",
     "TextInputConfig",
-    "VideoInput",
+    "VideoContext",
     "VideoInputConfig",
-    "VideoOutput",
     "VideoOutputConfig",
+    "format_v1",
 ]

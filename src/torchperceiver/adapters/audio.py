@@ -8,12 +8,13 @@ of *samples* (30,720), as in the official code and HF.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from torchperceiver.adapters.points import PointOutput
-from torchperceiver.core.adapter import AdapterConfig, Context, Encoded, InputAdapter
+from torchperceiver.core.adapter import Context, Encoded, InputAdapter, InputAdapterConfig, OutputAdapterConfig
 from torchperceiver.core.checks import check_floating, check_mask, check_rank, check_tensor
 from torchperceiver.core.position import FourierPositions
 
@@ -32,9 +33,15 @@ def audio_patches(name: str, audio: torch.Tensor, samples_per_patch: int) -> tor
     return audio.unflatten(1, (num_samples // samples_per_patch, samples_per_patch))
 
 
+@dataclass(frozen=True)
+class AudioContext(Context):
+    num_samples: int
+
+
 @dataclass
-class AudioInputConfig(AdapterConfig):
+class AudioInputConfig(InputAdapterConfig):
     kind = "audio_input"
+    context_type: ClassVar[type[Context]] = AudioContext
     samples_per_patch: int = 16
     num_bands: int = 192
     max_resolution: int = 30720
@@ -68,14 +75,19 @@ class AudioInput(InputAdapter):
         mask = check_mask("attention_mask", attention_mask, (batch, num_patches))
         pos = self.positions((num_patches,), device=audio.device).to(audio.dtype)
         x = torch.cat([patches, pos.expand(batch, -1, -1)], dim=-1)
-        return Encoded(x, mask, {"batch_size": batch, "num_samples": audio.shape[1]})
+        return Encoded(x, mask, AudioContext(batch, audio.shape[1]))
+
+    def example_inputs(self, batch_size: int = 1) -> tuple[torch.Tensor]:
+        """``max_resolution`` samples of noise in [-1, 1]."""
+        return (torch.rand(batch_size, self.cfg.max_resolution) * 2 - 1,)
 
 
 @dataclass
-class AudioOutputConfig(AdapterConfig):
+class AudioOutputConfig(OutputAdapterConfig):
     """``head_dim``: the width the sample head reads (``None``: the query width, for a decoder of its own)."""
 
     kind = "audio_output"
+    requires: ClassVar[type[Context]] = AudioContext
     samples_per_patch: int = 16
     num_bands: int = 192
     max_resolution: int = 30720
@@ -98,11 +110,11 @@ class AudioOutput(PointOutput):
         self.positions = FourierPositions(cfg.num_bands, (cfg.max_resolution,))
         self.head = nn.Linear(cfg.head_dim or self.positions.num_channels, cfg.samples_per_patch)
 
-    def grid(self, context: Context) -> tuple[int]:
-        num_samples, patch = context["num_samples"], self.cfg.samples_per_patch
+    def grid(self, context: AudioContext) -> tuple[int]:  # type: ignore[override]
+        num_samples, patch = context.num_samples, self.cfg.samples_per_patch
         if num_samples % patch:
             raise ValueError(f"samples_per_patch: expected a divisor of the input's {num_samples} samples, got {patch}")
         return (num_samples // patch,)
 
-    def forward(self, y: torch.Tensor, context: Context) -> torch.Tensor:
+    def forward(self, y: torch.Tensor, context: Context, **query_args: Any) -> torch.Tensor:
         return self.head(y).flatten(1)

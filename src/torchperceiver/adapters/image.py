@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
 
 from torchperceiver.adapters.downsample import ConvDownsample
 from torchperceiver.adapters.patches import space_to_depth
-from torchperceiver.core.adapter import AdapterConfig, Encoded, InputAdapter
+from torchperceiver.core.adapter import Context, Encoded, InputAdapter, InputAdapterConfig
 from torchperceiver.core.checks import check_floating, check_mask, check_rank, check_size, check_tensor
 from torchperceiver.core.position import FourierPositions, LearnedPositions
 
@@ -29,8 +29,15 @@ PREPS = ("pixels", "conv1x1", "conv", "patches")
 POSITION_ENCODINGS = ("fourier", "learned")
 
 
+@dataclass(frozen=True)
+class ImageContext(Context):
+    """``grid``: the ``(h, w)`` grid of input positions (e.g. to draw attention maps over the image)."""
+
+    grid: tuple[int, int]
+
+
 @dataclass
-class ImageInputConfig(AdapterConfig):
+class ImageInputConfig(InputAdapterConfig):
     """Image input settings (names follow the official ``ImagePreprocessor``).
 
     ``out_channels``: width of the ``conv1x1``/``conv`` output and of the linear layer after patching.
@@ -43,6 +50,7 @@ class ImageInputConfig(AdapterConfig):
     """
 
     kind = "image"
+    context_type: ClassVar[type[Context]] = ImageContext
     in_channels: int = 3
     prep: Prep = "pixels"
     spatial_downsample: int = 1
@@ -94,7 +102,9 @@ class ImageInput(InputAdapter):
         )
         patch_proj = cfg.prep == "patches" and cfg.conv_after_patching
         self.patch_proj = nn.Linear(cfg.in_channels * ds * ds, cfg.out_channels) if patch_proj else None
+        self.positions: LearnedPositions | FourierPositions
         if cfg.position_encoding == "learned":
+            assert cfg.image_size is not None  # checked by _validate
             height, width = self.grid_size(*cfg.image_size)
             self.positions = LearnedPositions(height * width, cfg.learned_channels)
         else:
@@ -140,7 +150,7 @@ class ImageInput(InputAdapter):
                 f"images: expected height and width >= {self.stem.min_size} (conv kernel), got {height}×{width}"
             )
         size = self.cfg.image_size
-        if self.cfg.position_encoding == "learned" and (height, width) != tuple(size):
+        if size is not None and self.cfg.position_encoding == "learned" and (height, width) != tuple(size):
             raise ValueError(
                 f"images: expected height×width {size[0]}×{size[1]} (fixed by the learned position table), "
                 f"got {height}×{width}"
@@ -174,4 +184,10 @@ class ImageInput(InputAdapter):
         positions = self._positions((height, width), features)
         x = torch.cat([features.flatten(1, 2), positions.expand(batch, -1, -1)], dim=-1)
         mask = check_mask("attention_mask", attention_mask, (batch, height * width))
-        return Encoded(x, mask, {"batch_size": batch})
+        return Encoded(x, mask, ImageContext(batch, (height, width)))
+
+    def example_inputs(self, batch_size: int = 1) -> tuple[torch.Tensor]:
+        """Images of ``image_size``, or of the size whose input grid is ``max_resolution``."""
+        cfg = self.cfg
+        size = cfg.image_size or tuple(n * cfg.spatial_downsample for n in cfg.max_resolution)
+        return (torch.rand(batch_size, cfg.in_channels, *size) * 2 - 1,)

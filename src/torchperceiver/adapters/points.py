@@ -59,7 +59,15 @@ class PointOutput(OutputAdapter):
     def grid(self, context: Context) -> tuple[int, ...]: ...
 
     def num_points(self, context: Context) -> int:
+        """How many points a full decode has."""
         return prod(self.grid(context))
+
+    def whole(self, outputs: torch.Tensor, context: Context) -> torch.Tensor:
+        """Outputs of every point in flat order, in the shape a full decode returns (here: unchanged)."""
+        return outputs
+
+    def num_queries(self, context: Context, subsampled_points: torch.Tensor | None = None) -> int:
+        return self.num_points(context) if subsampled_points is None else len(subsampled_points)
 
     def queries(
         self,
@@ -67,11 +75,11 @@ class PointOutput(OutputAdapter):
         subsampled_points: torch.Tensor | None = None,
         *,
         points_name: str = "subsampled_points",
-        **kwargs: Any,
+        **query_args: Any,
     ) -> torch.Tensor:
         """``subsampled_points``: flat grid indices (``None``: every point); ``points_name`` names it in errors."""
-        if kwargs:
-            raise ValueError(f"query arguments: expected only subsampled_points, got {sorted(kwargs)}")
+        if query_args:
+            raise ValueError(f"query arguments: expected only subsampled_points, got {sorted(query_args)}")
         grid = self.grid(context)
         indices = output_points(points_name, subsampled_points, grid, self.head.weight.device)
-        return fourier_queries(self.positions, indices, grid, context["batch_size"], self.head.weight.dtype)
+        return fourier_queries(self.positions, indices, grid, context.batch_size, self.head.weight.dtype)

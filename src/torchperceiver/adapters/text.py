@@ -3,20 +3,44 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from torchperceiver.core.adapter import AdapterConfig, Context, Encoded, InputAdapter, OutputAdapter
-from torchperceiver.core.checks import check_integer, check_mask, check_range, check_rank, check_tensor
+from torchperceiver.core.adapter import (
+    Context,
+    Encoded,
+    InputAdapter,
+    InputAdapterConfig,
+    OutputAdapter,
+    OutputAdapterConfig,
+)
+from torchperceiver.core.checks import (
+    check_integer,
+    check_mask,
+    check_no_query_args,
+    check_range,
+    check_rank,
+    check_tensor,
+)
 from torchperceiver.core.position import LearnedPositions
+from torchperceiver.tokenizer import BYTE_OFFSET
+
+
+@dataclass(frozen=True)
+class TextContext(Context):
+    """The input's length and the token embedding (a masked-LM head ties its output weights to it)."""
+
+    seq_len: int
+    token_embedding: torch.Tensor
 
 
 @dataclass
-class TextInputConfig(AdapterConfig):
+class TextInputConfig(InputAdapterConfig):
     kind = "text"
+    context_type: ClassVar[type[Context]] = TextContext
     vocab_size: int = 262
     max_seq_len: int = 2048
     embed_dim: int = 768
@@ -49,13 +73,17 @@ class TextInput(InputAdapter):
         check_range("input_ids", input_ids, 0, self.cfg.vocab_size)
         mask = check_mask("attention_mask", attention_mask, (batch, seq_len))
         x = self.token_embedding(input_ids) + self.position_embedding(seq_len)
-        context = {"batch_size": batch, "seq_len": seq_len, "token_embedding": self.token_embedding.weight}
-        return Encoded(x, mask, context)
+        return Encoded(x, mask, TextContext(batch, seq_len, self.token_embedding.weight))
+
+    def example_inputs(self, batch_size: int = 1) -> tuple[torch.Tensor]:
+        """Random byte ids ``[batch_size, max_seq_len]`` (no special tokens)."""
+        return (torch.randint(BYTE_OFFSET, self.cfg.vocab_size, (batch_size, self.cfg.max_seq_len)),)
 
 
 @dataclass
-class MaskedLMOutputConfig(AdapterConfig):
+class MaskedLMOutputConfig(OutputAdapterConfig):
     kind = "masked_lm"
+    requires: ClassVar[type[Context]] = TextContext
     vocab_size: int = 262
     max_seq_len: int = 2048
     embed_dim: int = 768
@@ -80,8 +108,9 @@ class MaskedLMOutput(OutputAdapter):
     def query_channels(self) -> int:
         return self.cfg.embed_dim
 
-    def queries(self, context: Context, **kwargs: Any) -> torch.Tensor:
-        return self.position_queries(context["seq_len"]).expand(context["batch_size"], -1, -1)
+    def queries(self, context: TextContext, **query_args: Any) -> torch.Tensor:  # type: ignore[override]
+        check_no_query_args(query_args, "every position is decoded")
+        return self.position_queries(context.seq_len).expand(context.batch_size, -1, -1)
 
-    def forward(self, y: torch.Tensor, context: Context) -> torch.Tensor:
-        return F.linear(y, context["token_embedding"], self.bias)
+    def forward(self, y: torch.Tensor, context: TextContext, **query_args: Any) -> torch.Tensor:  # type: ignore[override]
+        return F.linear(y, context.token_embedding, self.bias)

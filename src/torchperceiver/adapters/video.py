@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import prod
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from torchperceiver.adapters.points import PointOutput
-from torchperceiver.core.adapter import AdapterConfig, Context, Encoded, InputAdapter
+from torchperceiver.core.adapter import Context, Encoded, InputAdapter, InputAdapterConfig, OutputAdapterConfig
 from torchperceiver.core.checks import check_floating, check_mask, check_rank, check_size, check_tensor
 from torchperceiver.core.position import FourierPositions
 
@@ -47,11 +47,19 @@ def check_video(name: str, video: torch.Tensor, channels: int, patch_size: Seque
         )
 
 
+@dataclass(frozen=True)
+class VideoContext(Context):
+    """``video_size``: (frames, height, width) of the input video."""
+
+    video_size: tuple[int, int, int]
+
+
 @dataclass
-class VideoInputConfig(AdapterConfig):
+class VideoInputConfig(InputAdapterConfig):
     """``patch_size``: (frames, rows, columns) of one space-time patch."""
 
     kind = "video_input"
+    context_type: ClassVar[type[Context]] = VideoContext
     in_channels: int = 3
     patch_size: tuple[int, int, int] = (1, 4, 4)
     num_bands: int = 32
@@ -98,14 +106,20 @@ class VideoInput(InputAdapter):
         pos = self.positions(grid, device=video.device).to(video.dtype)
         x = torch.cat([patches, pos.expand(batch, -1, -1)], dim=-1)
         frames, _, height, width = video.shape[1:]
-        return Encoded(x, mask, {"batch_size": batch, "video_size": (frames, height, width)})
+        return Encoded(x, mask, VideoContext(batch, (frames, height, width)))
+
+    def example_inputs(self, batch_size: int = 1) -> tuple[torch.Tensor]:
+        """A video whose patch grid is ``max_resolution``, values in [-1, 1]."""
+        frames, height, width = (n * p for n, p in zip(self.cfg.max_resolution, self.cfg.patch_size, strict=True))
+        return (torch.rand(batch_size, frames, self.cfg.in_channels, height, width) * 2 - 1,)
 
 
 @dataclass
-class VideoOutputConfig(AdapterConfig):
+class VideoOutputConfig(OutputAdapterConfig):
     """``head_dim``: the width the pixel head reads (``None``: the query width, for a decoder of its own)."""
 
     kind = "video_output"
+    requires: ClassVar[type[Context]] = VideoContext
     out_channels: int = 3
     num_bands: int = 32
     max_resolution: tuple[int, int, int] = (16, 56, 56)
@@ -130,18 +144,15 @@ class VideoOutput(PointOutput):
         self.positions = FourierPositions(cfg.num_bands, cfg.max_resolution)
         self.head = nn.Linear(cfg.head_dim or self.positions.num_channels, cfg.out_channels)
 
-    def grid(self, context: Context) -> tuple[int, int, int]:
-        return context["video_size"]
+    def grid(self, context: VideoContext) -> tuple[int, int, int]:  # type: ignore[override]
+        return context.video_size
 
-    def queries(self, context: Context, subsampled_points: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
-        """Also records in ``context`` whether the whole video is decoded, so ``forward`` knows the output shape."""
-        context["whole_video"] = subsampled_points is None
-        return super().queries(context, subsampled_points, **kwargs)
-
-    def to_video(self, pixels: torch.Tensor, context: Context) -> torch.Tensor:
+    def whole(self, pixels: torch.Tensor, context: VideoContext) -> torch.Tensor:  # type: ignore[override]
         """Every pixel in flat order ``[B, T·H·W, C]`` → ``[B, T, C, H, W]``."""
-        return pixels.unflatten(1, context["video_size"]).permute(0, 1, 4, 2, 3)
+        return pixels.unflatten(1, context.video_size).permute(0, 1, 4, 2, 3)
 
-    def forward(self, y: torch.Tensor, context: Context) -> torch.Tensor:
+    def forward(  # type: ignore[override]
+        self, y: torch.Tensor, context: VideoContext, subsampled_points: torch.Tensor | None = None, **query_args: Any
+    ) -> torch.Tensor:
         pixels = self.head(y)
-        return self.to_video(pixels, context) if context["whole_video"] else pixels
+        return self.whole(pixels, context) if subsampled_points is None else pixels

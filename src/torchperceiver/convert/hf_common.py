@@ -10,9 +10,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchperceiver.core.adapter import AdapterConfig
-from torchperceiver.core.layers import BlockSettings
-from torchperceiver.core.model import DecoderConfig, EncoderConfig, PerceiverConfig, PerceiverIO
+from torchperceiver.adapters.label import ClassificationOutputConfig
+from torchperceiver.core.adapter import InputAdapterConfig, OutputAdapterConfig
+from torchperceiver.core.config import DecoderConfig, EncoderConfig, PerceiverConfig
+from torchperceiver.core.layers import Activation, BlockSettings
+from torchperceiver.core.model import PerceiverIO
 
 _TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
 State = dict[str, torch.Tensor]
@@ -24,6 +26,7 @@ def unsupported(what: str, expected: str, got: Any) -> ValueError:
 
 def block_settings(hf_config: Any) -> BlockSettings:
     act = hf_config.hidden_act
+    activation: Activation
     if act == "gelu":
         activation = "gelu"
     elif act in _TANH_GELUS:
@@ -68,13 +71,13 @@ def encoder_config(hf_config: Any) -> EncoderConfig:
     )
 
 
-def _linear(prefix: str, linear: nn.Module) -> State:
+def _linear(prefix: str, linear: Any) -> State:
     if isinstance(linear, nn.Identity):
         return {}
     return {f"{prefix}.weight": linear.weight, f"{prefix}.bias": linear.bias}
 
 
-def layer_state(prefix: str, hf_layer: nn.Module, cross: bool) -> State:
+def layer_state(prefix: str, hf_layer: Any, cross: bool) -> State:
     """Weights of an HF ``PerceiverLayer`` under our Cross/SelfAttentionLayer names."""
     attn = hf_layer.attention.self
     state = {
@@ -92,7 +95,7 @@ def layer_state(prefix: str, hf_layer: nn.Module, cross: bool) -> State:
     return state
 
 
-def encoder_state(hf_perceiver: nn.Module) -> State:
+def encoder_state(hf_perceiver: Any) -> State:
     """Latents, the input cross-attention and the self-attention stack of an HF ``PerceiverModel``."""
     encoder = hf_perceiver.encoder
     state = {"encoder.latents": hf_perceiver.embeddings.latents}
@@ -102,7 +105,7 @@ def encoder_state(hf_perceiver: nn.Module) -> State:
     return state
 
 
-def decoder(hf_layer: nn.Module, chunk_size: int | None = None) -> tuple[DecoderConfig, State]:
+def decoder(hf_layer: Any, chunk_size: int | None = None) -> tuple[DecoderConfig, State]:
     """The decoder settings and weights of an HF decoding cross-attention ``PerceiverLayer``."""
     attn = hf_layer.attention.self
     cfg = DecoderConfig(
@@ -117,9 +120,9 @@ def decoder(hf_layer: nn.Module, chunk_size: int | None = None) -> tuple[Decoder
 
 
 def assemble(
-    hf_model: nn.Module,
-    input_adapter: AdapterConfig,
-    output_adapter: AdapterConfig,
+    hf_model: Any,
+    input_adapter: InputAdapterConfig,
+    output_adapter: OutputAdapterConfig,
     decoder_config: DecoderConfig,
     state: State,
 ) -> PerceiverIO:
@@ -148,3 +151,22 @@ def assemble(
             )
     model.load_state_dict({k: v.detach().clone() for k, v in state.items()}, strict=True)
     return model.eval()
+
+
+def classification_output(hf_decoder: Any, num_classes: int) -> tuple[ClassificationOutputConfig, State]:
+    """HF's ``PerceiverClassificationDecoder``: a trainable one-position query and a final linear layer."""
+    basic = hf_decoder.decoder
+    if basic.position_encoding_type != "trainable":
+        raise unsupported("classification decoder position encoding", "'trainable'", basic.position_encoding_type)
+    query = basic.output_position_encodings.position_embeddings
+    cfg = ClassificationOutputConfig(num_classes=num_classes, query_dim=query.shape[1], head="linear")
+    state = {
+        "output_adapter.query": query,
+        "output_adapter.head.weight": basic.final_layer.weight,
+        "output_adapter.head.bias": basic.final_layer.bias,
+    }
+    return cfg, state
+
+
+def classification_decoder(hf_decoder: Any) -> tuple[DecoderConfig, State]:
+    return decoder(hf_decoder.decoder.decoding_cross_attention)

@@ -55,7 +55,8 @@ class MultiHeadAttention(nn.Module):
 
     def _heads(self, x: torch.Tensor, proj: nn.Linear, head_dim: int, pad: int) -> torch.Tensor:
         """Project ``[B, T, C]`` to ``[B, H, T, head_dim + pad]`` (padding via the weights)."""
-        weight, bias = proj.weight, proj.bias
+        weight: torch.Tensor = proj.weight
+        bias: torch.Tensor = proj.bias
         if pad:
             weight = F.pad(weight.view(self.num_heads, head_dim, -1), (0, 0, 0, pad)).flatten(0, 1)
             bias = F.pad(bias.view(self.num_heads, head_dim), (0, pad)).flatten()

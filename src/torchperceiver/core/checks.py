@@ -7,6 +7,7 @@ one-line ``ValueError`` at the model boundary.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -65,3 +66,23 @@ def check_range(name: str, value: torch.Tensor, low: int, high: int) -> None:
     lo, hi = int(value.min()), int(value.max())
     if lo < low or hi >= high:
         raise ValueError(f"{name}: expected values in [{low}, {high}), got values in [{lo}, {hi}]")
+
+
+def check_no_query_args(query_args: dict[str, Any], why: str) -> None:
+    """Outputs that always decode everything refuse query arguments (``why`` says so in the error)."""
+    if query_args:
+        raise ValueError(f"query arguments: expected none ({why}), got {sorted(query_args)}")
+
+
+def as_pair(name: str, value: Sequence[int]) -> tuple[int, int]:
+    """``(height, width)`` from any 2-sequence (YAML and JSON give lists)."""
+    if len(value) != 2:
+        raise ValueError(f"{name}: expected (height, width), got {tuple(value)!r}")
+    return int(value[0]), int(value[1])
+
+
+def as_triple(name: str, value: Sequence[int]) -> tuple[int, int, int]:
+    """``(frames, height, width)`` from any 3-sequence."""
+    if len(value) != 3:
+        raise ValueError(f"{name}: expected (frames, height, width), got {tuple(value)!r}")
+    return int(value[0]), int(value[1]), int(value[2])

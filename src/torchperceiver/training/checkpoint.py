@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from torchperceiver.atomic import atomic_path
-from torchperceiver.core.model import CONFIG_FILE, WEIGHTS_FILE
+from torchperceiver.core.io import CONFIG_FILE, WEIGHTS_FILE
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "state.pt"

@@ -78,7 +78,7 @@ def wrap(model: nn.Module, info: DistInfo, strategy: Strategy) -> nn.Module:
 
         for module in _shard_units(model):
             fully_shard(module)
-        return fully_shard(model)
+        return fully_shard(model)  # type: ignore[return-value]  # an FSDPModule is the model, resharded
     from torch.nn.parallel import DistributedDataParallel
 
     device_ids = [info.device.index] if info.device.type == "cuda" else None
@@ -100,7 +100,7 @@ def grad_sync(model: nn.Module, enabled: bool) -> Iterator[None]:
             yield
         return
     if hasattr(model, "set_requires_gradient_sync"):  # FSDP2
-        model.set_requires_gradient_sync(enabled)
+        model.set_requires_gradient_sync(enabled)  # type: ignore[operator]
     yield
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from torchperceiver.training.distributed import DistInfo, all_reduce_sum
+from torchperceiver.training.task import TaskOutput
 
 
 class MetricSums:
@@ -20,6 +21,12 @@ class MetricSums:
             self.sums[name] += pair
         else:
             self.sums[name] = pair
+
+    def add_output(self, out: TaskOutput) -> None:
+        """A batch's loss and every metric it reports."""
+        self.add("loss", out.loss, out.count)
+        for name, (total, count) in out.metrics.items():
+            self.add(name, total, count)
 
     def reduce(self, info: DistInfo) -> dict[str, float]:
         """Sum over ranks, then ``sum / count`` per name; clears the sums.

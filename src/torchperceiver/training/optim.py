@@ -70,7 +70,7 @@ class Lamb(torch.optim.Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, adapt=True))
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
+    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:  # type: ignore[override]
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -91,7 +91,7 @@ class Lamb(torch.optim.Optimizer):
                     "exp_avg_sq": torch.zeros_like(p),
                 }
         states = [self.state[p] for p in params]
-        grads = [p.grad for p in params]
+        grads = [p.grad for p in params if p.grad is not None]
         m = [s["exp_avg"] for s in states]
         v = [s["exp_avg_sq"] for s in states]
         steps = [s["step"] for s in states]
@@ -120,7 +120,8 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
     AdamW ignores the ``adapt`` key.
     """
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for param in model.parameters():
         if param.requires_grad:
             (decay if param.ndim >= 2 else no_decay).append(param)

@@ -1,7 +1,8 @@
 """Recipes: readable YAML files that set every field of a training run, checked against dataclasses.
 
-A recipe names a task and fills its sections: the task's own (``model``, ``data`` for MLM) plus
-``optim`` (``OptimConfig``) and ``train`` (``TrainConfig``). jsonargparse validates the YAML against
+A recipe names a task and fills its sections: ``model`` (a preset, ``model.preset``, by default the task's,
+and any of its arguments), the task's own (e.g. ``data``), ``optim`` (``OptimConfig``) and ``train``
+(``TrainConfig``). Built-in recipes live in each family's ``recipes/`` folder. jsonargparse validates the YAML against
 those dataclasses (types, ``Literal`` choices, unknown keys); ``key=value`` overrides (YAML values)
 are applied before validation. The resolved recipe is saved in the run directory, so ``--resume``
 needs nothing else.
@@ -12,18 +13,18 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from torchperceiver.tasks import TASKS
+from torchperceiver.presets import model_section
 from torchperceiver.training.optim import OptimConfig
+from torchperceiver.training.task import TASKS, Task
 from torchperceiver.training.trainer import TrainConfig
 
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
-DEFAULT_RECIPE = "mlm-tiny"
 ENGINE_SECTIONS: dict[str, type] = {"optim": OptimConfig, "train": TrainConfig}
 
 
@@ -46,32 +47,46 @@ class Recipe:
     def train(self) -> TrainConfig:
         return self.sections["train"]
 
-    def build_task(self) -> Any:
-        task_cls = TASKS[self.task]
-        return task_cls(seed=self.train.seed, **{name: self.sections[name] for name in task_cls.sections})
+    def build_task(self) -> Task:
+        task_cls = TASKS.get(self.task)
+        names = ["model", *task_cls.sections]
+        return task_cls(seed=self.train.seed, **{name: self.sections[name] for name in names})  # type: ignore[call-arg]
+
+
+def builtin() -> dict[str, Path]:
+    """Every family's recipes by name (``models/<family>/recipes/<name>.yaml``)."""
+    import torchperceiver.models
+
+    out: dict[str, Path] = {}
+    paths = (path for root in torchperceiver.models.__path__ for path in Path(root).glob("*/recipes/*.yaml"))
+    for path in sorted(paths):
+        if path.stem in out:
+            raise RecipeError(f"recipe {path.stem!r}: defined twice ({out[path.stem]} and {path})")
+        out[path.stem] = path
+    return out
 
 
 def available() -> dict[str, str]:
     """Built-in recipe names and their one-line descriptions (the file's first comment)."""
     out = {}
-    for path in sorted(RECIPES_DIR.glob("*.yaml")):
+    for name, path in builtin().items():
         first = path.read_text().splitlines()[0] if path.stat().st_size else ""
-        out[path.stem] = first.lstrip("# ").strip() if first.startswith("#") else ""
+        out[name] = first.lstrip("# ").strip() if first.startswith("#") else ""
     return out
 
 
 def find(recipe: str) -> Path:
     """A built-in recipe by name, or a YAML file by path."""
-    builtin = RECIPES_DIR / f"{recipe}.yaml"
-    if builtin.is_file():
-        return builtin
+    recipes = builtin()
+    if recipe in recipes:
+        return recipes[recipe]
     path = Path(recipe).expanduser()
     if path.is_file():
         return path
     raise RecipeError(f"recipe: expected one of {sorted(available())} or a YAML file, got {recipe!r}")
 
 
-def load(recipe: str | os.PathLike, overrides: list[str] = ()) -> Recipe:
+def load(recipe: str | os.PathLike, overrides: Sequence[str] = ()) -> Recipe:
     """Read, override and validate a recipe. ``overrides``: ``"train.steps=100"`` etc."""
     path = find(str(recipe))
     try:
@@ -83,12 +98,17 @@ def load(recipe: str | os.PathLike, overrides: list[str] = ()) -> Recipe:
     for override in overrides:
         _apply(raw, override)
     task = raw.get("task")
-    if task not in TASKS:
-        raise RecipeError(f"recipe {path}: task: expected one of {sorted(TASKS)}, got {task!r}")
+    if not isinstance(task, str) or task not in TASKS:
+        raise RecipeError(f"recipe {path}: task: expected one of {TASKS.names()}, got {task!r}")
     for section, value in raw.items():
         if section != "task" and not isinstance(value, dict):
             raise RecipeError(f"recipe {path}: {section}: expected a mapping of fields, got {value!r}")
-    parser = _parser({**TASKS[task].sections, **ENGINE_SECTIONS})
+    task_cls = TASKS.get(task)
+    try:
+        model = model_section(raw.get("model", {}).get("preset", task_cls.default_preset))
+    except ValueError as err:
+        raise RecipeError(f"recipe {path}: model.{err}") from err
+    parser = _parser({"model": model, **task_cls.sections, **ENGINE_SECTIONS})
     try:
         namespace = parser.parse_object(raw)
         sections = vars(parser.instantiate(namespace))

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -29,13 +29,13 @@ from torch.distributed.checkpoint.state_dict import (
 )
 from torch.utils.data import DataLoader
 
-from torchperceiver.tasks.base import Batch, Task
 from torchperceiver.training import checkpoint, distributed
 from torchperceiver.training.distributed import Strategy
 from torchperceiver.training.logging import MetricsLogger, Progress, format_metrics
 from torchperceiver.training.metrics import MetricSums
 from torchperceiver.training.optim import OptimConfig, build_optimizer, build_scheduler
 from torchperceiver.training.sampler import BatchLayout, EvalSampler, StepSampler
+from torchperceiver.training.task import Batch, Task
 
 Precision = Literal["fp32", "bf16", "fp16"]
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -96,6 +96,7 @@ class FitResult:
     metrics: dict[str, float]
     checkpoint: Path
     demo: str | None
+    artefacts: list[Path]
 
 
 class Trainer:
@@ -155,7 +156,15 @@ class Trainer:
             progress.close()
             if logger is not None:
                 logger.close()
-        return FitResult(self.step, metrics, self.last_checkpoint, self.task.demo(self.model))
+        assert self.last_checkpoint is not None  # the final step always saves
+        return FitResult(self.step, metrics, self.last_checkpoint, self.task.demo(self.model), self._finish())
+
+    def _finish(self) -> list[Path]:
+        """End-of-run artefacts of a task that writes them (``finish(model, run_dir)``), on the main rank."""
+        finish = getattr(self.task, "finish", None)
+        if finish is None or not self._main:
+            return []
+        return list(finish(self.model, self.run_dir))
 
     def _train_step(self, micro_batches: list[Batch]) -> torch.Tensor:
         """One optimizer update from the accumulated micro-batches; returns the pre-clip gradient norm."""
@@ -166,9 +175,7 @@ class Trainer:
                     out = self.task.loss(self.wrapped, _to_device(batch, self.info.device))
                 self.scaler.scale(out.loss).backward()
             count += out.count.detach()
-            self.train_sums.add("loss", out.loss, out.count)
-            for name, (total, n) in out.metrics.items():
-                self.train_sums.add(name, total, n)
+            self.train_sums.add_output(out)
         # Gradients hold the sum of per-unit losses; ranks' gradients are averaged. Dividing by the
         # global count makes the update independent of how the global batch was split.
         self.scaler.unscale_(self.optimizer)
@@ -187,7 +194,7 @@ class Trainer:
         self, logger: MetricsLogger | None, progress: Progress, steps: int, since: float
     ) -> dict[str, float]:
         values = {f"train/{k}": v for k, v in self.train_sums.reduce(self.info).items()}
-        values["train/lr"] = self.scheduler.get_last_lr()[0]
+        values["train/lr"] = float(self.scheduler.get_last_lr()[0])
         values["train/samples_per_s"] = steps * self.layout.global_batch / max(time.perf_counter() - since, 1e-9)
         if logger is not None:
             logger.log(self.step, values)
@@ -215,7 +222,7 @@ class Trainer:
         dataset = self.task.eval_dataset()
         if dataset is None:
             return {}
-        sampler = EvalSampler(len(dataset), self.layout.micro_batch, self.info.rank, self.info.world_size)
+        sampler = EvalSampler(len(dataset), self.layout.micro_batch, self.info.rank, self.info.world_size)  # type: ignore[arg-type]
         sums = MetricSums(self.info.device)
         self.model.eval()
         try:
@@ -224,9 +231,7 @@ class Trainer:
                     break
                 with self._autocast():
                     out = self.task.loss(self.model, _to_device(batch, self.info.device))
-                sums.add("loss", out.loss, out.count)
-                for name, (total, n) in out.metrics.items():
-                    sums.add(name, total, n)
+                sums.add_output(out)
         finally:
             self.model.train()
         return {f"eval/{k}": v for k, v in sums.reduce(self.info).items()}
@@ -263,7 +268,7 @@ class Trainer:
     def _save(self, best: bool = False) -> Path:
         """Every rank takes part (state gathering); rank 0 writes."""
         options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-        model_state = get_model_state_dict(self.wrapped, options=options)
+        model_state: dict[str, Any] = get_model_state_dict(self.wrapped, options=options)
         state = {
             "step": self.step,
             "samples_seen": self.step * self.layout.global_batch,
@@ -281,7 +286,7 @@ class Trainer:
                 self.run_dir / checkpoint.CHECKPOINTS,
                 self.step,
                 model_state,
-                self.model.config.to_dict(),
+                self.task.model_config(self.model),
                 state,
                 keep=self.cfg.keep_checkpoints,
                 best=best,
@@ -291,7 +296,9 @@ class Trainer:
 
     def _restore(self, path: Path) -> None:
         """Load ``path`` on rank 0 and broadcast it: other nodes need not see rank 0's disk."""
-        model_state, state, error = {}, {}, None
+        model_state: dict[str, Any] = {}
+        state: dict[str, Any] = {}
+        error: str | None = None
         if self._main:
             try:
                 model_state, state = checkpoint.load(path)
@@ -324,7 +331,7 @@ class Trainer:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = {}
+        previous: dict[int, Any] = {}
 
         def handler(signum: int, frame: Any) -> None:
             self._signal = signum
@@ -335,8 +342,8 @@ class Trainer:
         try:
             yield
         finally:
-            for signum, old in previous.items():
-                signal.signal(signum, old)
+            for number, old in previous.items():
+                signal.signal(number, old)
 
     def _stop_requested(self) -> bool:
         """One process checks every step; ranks agree at log steps (the only steps that sync anyway)."""
@@ -357,13 +364,20 @@ class Trainer:
         torch.manual_seed(seed)
 
 
-def _to_device(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+def _to_device(batch: Any, device: torch.device) -> Any:
+    """Tensors of a batch (nested dicts, lists and tuples too) on ``device``; other values as they are."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
 
 
 def _rng_state(device: torch.device) -> dict[str, Any]:
-    kind, key, pos, has_gauss, gauss = np.random.get_state()
-    state = {
+    kind, key, pos, has_gauss, gauss = cast(tuple, np.random.get_state(legacy=True))
+    state: dict[str, Any] = {
         "python": random.getstate(),
         "numpy": (kind, key.tolist(), pos, has_gauss, gauss),
         "torch": torch.get_rng_state(),

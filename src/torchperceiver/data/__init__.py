@@ -1,1 +1,0 @@
-"""Datasets and readers, one file per format or sample kind."""

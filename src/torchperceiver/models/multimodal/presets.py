@@ -1,0 +1,88 @@
+"""The Kinetics-700 multimodal autoencoder (DESIGN §3, paper §4.3, official video-autoencoding colab)."""
+
+from __future__ import annotations
+
+from torchperceiver.adapters.audio import AudioInputConfig, AudioOutputConfig
+from torchperceiver.adapters.label import ClassificationOutputConfig, LabelInputConfig
+from torchperceiver.adapters.multimodal import MultimodalInputConfig, MultimodalOutputConfig
+from torchperceiver.adapters.video import VideoInputConfig, VideoOutputConfig
+from torchperceiver.core.config import DecoderConfig
+from torchperceiver.core.layers import Activation
+from torchperceiver.core.model import PerceiverIO
+from torchperceiver.presets import perceiver, register_preset
+
+VIDEO_PATCH = (1, 4, 4)
+SAMPLES_PER_PATCH = 16
+
+
+@register_preset("multimodal-ae")
+def multimodal_ae(
+    *,
+    num_latents: int = 784,
+    latent_dim: int = 512,
+    num_layers: int = 8,
+    num_self_heads: int = 8,
+    num_cross_heads: int = 1,
+    num_frames: int = 16,
+    image_size: tuple[int, int] = (224, 224),
+    num_samples: int = 30720,
+    num_classes: int = 700,
+    labels: tuple[str, ...] = (),
+    audio_num_bands: int = 192,
+    image_num_bands: int = 32,
+    label_query_dim: int = 1024,
+    output_dim: int = 512,
+    label_mask_prob: float = 0.5,
+    eval_label_mask_prob: float = 1.0,
+    decoder_chunk_size: int | None = None,
+    activation: Activation = "gelu_tanh",
+    attention_dropout: float = 0.0,
+    activation_checkpointing: bool = False,
+) -> PerceiverIO:
+    """Video + audio + label autoencoder: ``model({"audio", "image", "label"}, subsampled_points=...)``.
+
+    ``num_latents`` 784 / 392 / 196 gives the paper's 88× / 176× / 352× compression. ``num_frames``,
+    ``image_size`` and ``num_samples`` set the Fourier features' maximum resolution, the grid the model is
+    trained on: the patch grid (16, 56, 56) for video, the sample count for audio. ``label_mask_prob`` is the
+    chance the label is replaced by its mask token in training (paper: 0.5), ``eval_label_mask_prob`` in
+    eval mode (official colab and HF: 1.0, so the label is predicted from video and audio alone).
+    """
+    height, width = image_size
+    _, patch_h, patch_w = VIDEO_PATCH
+    if height % patch_h or width % patch_w:
+        raise ValueError(f"image_size: expected multiples of the {patch_h}×{patch_w} patch, got {tuple(image_size)}")
+    grid = (num_frames, height // patch_h, width // patch_w)
+    inputs = MultimodalInputConfig(
+        modalities={
+            "audio": AudioInputConfig(SAMPLES_PER_PATCH, audio_num_bands, num_samples),
+            "image": VideoInputConfig(3, VIDEO_PATCH, image_num_bands, grid),
+            "label": LabelInputConfig(num_classes),
+        },
+        mask_probs={"label": label_mask_prob},
+        eval_mask_probs={"label": eval_label_mask_prob},
+        min_padding=4,
+    )
+    outputs = MultimodalOutputConfig(
+        modalities={
+            "audio": AudioOutputConfig(SAMPLES_PER_PATCH, audio_num_bands, num_samples, head_dim=output_dim),
+            "image": VideoOutputConfig(3, image_num_bands, grid, head_dim=output_dim),
+            "label": ClassificationOutputConfig(
+                num_classes, label_query_dim, head_dim=output_dim, labels=tuple(labels)
+            ),
+        },
+        min_padding=2,
+        output_dim=output_dim,
+    )
+    return perceiver(
+        inputs,
+        outputs,
+        num_latents=num_latents,
+        latent_dim=latent_dim,
+        num_layers=num_layers,
+        num_self_heads=num_self_heads,
+        num_cross_heads=num_cross_heads,
+        decoder=DecoderConfig(num_heads=1, query_residual=False, chunk_size=decoder_chunk_size),
+        activation=activation,
+        attention_dropout=attention_dropout,
+        activation_checkpointing=activation_checkpointing,
+    )
