@@ -100,7 +100,8 @@ def test_parity_real_shapes_subsampled():
     ours = tp.from_transformers(hf)
     preset = tp.build("multimodal-ae", activation="gelu")
     assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in preset.state_dict().items()}
-    assert ours.config.input_adapter.image_max_resolution == preset.config.input_adapter.image_max_resolution
+    ours_inputs, preset_inputs = ours.config.input_adapter.modalities, preset.config.input_adapter.modalities
+    assert ours_inputs == preset_inputs
     assert ours.config.output_adapter == preset.config.output_adapter
     inputs = _inputs(1, frames=16, size=224, samples=30720, classes=700)
     points = {"image": torch.randperm(16 * 224 * 224)[:512], "audio": torch.randperm(1920)[:512]}
