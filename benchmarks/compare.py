@@ -137,7 +137,8 @@ def host_sync_check(step: Callable[[], None], device: torch.device) -> str | Non
 
 def run_mode(case: Case, mode: Mode, device: torch.device, args: argparse.Namespace, probe: Any) -> list[dict]:
     steps, persistent = {}, {}
-    for name, impl in case.impls.items():
+    impls = {name: impl for name, impl in case.impls.items() if mode in impl.modes}
+    for name, impl in impls.items():
         impl.model.train(mode == "train")
         weights = tensor_bytes(impl.model.parameters()) + tensor_bytes(input_tensors(case.inputs))
         if mode == "train":
@@ -168,7 +169,7 @@ def run_mode(case: Case, mode: Mode, device: torch.device, args: argparse.Namesp
     peak = probe_flops / min(times[PEAK])
     rows = []
     hf_time, hf_mem = (median(times[HF]), memory[HF]) if HF in steps else (None, None)
-    for name, impl in case.impls.items():
+    for name, impl in impls.items():
         if name in out_of_memory:
             rows.append(dict(preset=case.preset, shapes=case.shapes, mode=mode, impl=name, status="out of memory"))
             continue
@@ -206,12 +207,12 @@ def prepare(case: Case, device: torch.device, compile_ours: bool) -> None:
     """FLOPs (before the models move), then the models on the device and their outputs against HF's."""
     ours = case.impls[OURS]
     if compile_ours:
-        case.impls[OURS + " (compiled)"] = Impl(torch.compile(copy.deepcopy(ours.model)), ours.forward)
-    case.flops = {mode: {} for mode in case.modes}
+        compiled = torch.compile(copy.deepcopy(ours.model))
+        case.impls[OURS + " (compiled)"] = Impl(compiled, ours.forward, modes=ours.modes, flops_like=OURS)
+    case.flops = {}
     for mode in case.modes:
-        ours_flops = model_flops(case, ours, mode)
-        for name, impl in case.impls.items():
-            case.flops[mode][name] = ours_flops if impl.same_model else model_flops(case, impl, mode)
+        counts = {name: model_flops(case, impl, mode) for name, impl in case.impls.items() if impl.flops_like is None}
+        case.flops[mode] = {name: counts[impl.flops_like or name] for name, impl in case.impls.items()}
     case.inputs = to_device(case.inputs, device)
     for impl in case.impls.values():
         impl.model.to(device)
@@ -223,8 +224,9 @@ def run_case(name: str, device: torch.device, args: argparse.Namespace, probe: A
     prepare(case, device, args.compile)
     rows = []
     for mode in [m for m in case.modes if m in args.modes]:
-        rows += run_mode(case, mode, device, args, probe)
-        print(markdown_table(rows[-len(case.impls) :]), flush=True)
+        mode_rows = run_mode(case, mode, device, args, probe)
+        print(markdown_table(mode_rows), flush=True)
+        rows += mode_rows
     return rows
 
 
@@ -232,7 +234,7 @@ def publish(args: argparse.Namespace, device: torch.device, rows: list[dict], sk
     """The result so far, written into the doc's section for this device, size and compile setting."""
     precision = "bf16 autocast" if device.type == "cuda" else "fp32"
     info = machine(device)
-    settings = {k: v for k, v in vars(args).items() if k not in ("doc", "no_doc")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("doc", "no_doc", "key")}
     peak = max((r["matmul_peak_tflops"] for r in rows if r.get("status") == "ok"), default=0.0)
     result = dict(machine=info, settings=settings, matmul_peak_tflops=peak, rows=rows, skipped=skipped)
     threads = f", {torch.get_num_threads()} CPU thread(s)" if device.type == "cpu" else ""
@@ -245,7 +247,7 @@ def publish(args: argparse.Namespace, device: torch.device, rows: list[dict], sk
     if skipped:
         body += "\nNot run: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()) + "\n"
     if not args.no_doc:
-        key = f"compare-{device.type}-{args.size}" + ("-compiled" if args.compile else "")
+        key = args.key or f"compare-{device.type}-{args.size}" + ("-compiled" if args.compile else "")
         write_section(args.doc, key, body, result)
     return result
 
@@ -270,6 +272,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is steadiest on a shared CPU)")
     p.add_argument("--doc", type=Path, default=DOC, help="markdown file whose results section is replaced")
     p.add_argument("--no-doc", action="store_true", help="print only")
+    p.add_argument("--key", default=None, help="the doc's results section (default: compare-DEVICE-SIZE[-compiled])")
     args = p.parse_args(argv)
     args.size = args.size or ("full" if args.device.startswith("cuda") else "cpu")
     return args

@@ -16,7 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import torchperceiver as tp
+from torchperceiver.adapters.text import labelled_positions
 from torchperceiver.convert.hf import HF_CONVERTERS
+from torchperceiver.tokenizer import MASK
 
 Size = Literal["full", "cpu", "tiny"]
 Mode = Literal["train", "infer"]
@@ -24,6 +26,7 @@ Inputs = dict[str, Any]
 HF = "hf-transformers"
 OURS = "torchperceiver"
 LUCIDRAINS = "perceiver-pytorch"
+IGNORE_INDEX = -100
 
 
 class Unavailable(Exception):
@@ -32,13 +35,16 @@ class Unavailable(Exception):
 
 @dataclass
 class Impl:
-    """A model and how to call it on the case's inputs. ``same_model``: the HF config and weights, so
-    HF's FLOP count applies; otherwise its own FLOPs are counted."""
+    """A model and how to call it on the case's inputs. ``same_model``: the HF config and weights (its
+    outputs are compared with HF's). FLOPs are counted on a meta copy of the model, or, with ``flops_like``,
+    taken from the named implementation that does the same work (HF cannot run on meta tensors)."""
 
     model: nn.Module
     forward: Callable[[nn.Module, Inputs], torch.Tensor]
     same_model: bool = True
     note: str = ""
+    modes: tuple[Mode, ...] = ("train", "infer")
+    flops_like: str | None = None  # the implementation doing the same work, counted for this one (HF: no meta)
 
 
 @dataclass
@@ -73,7 +79,9 @@ def _pick(size: Size, full: Any, cpu: Any, tiny: Any) -> Any:
 
 
 def language_mlm(size: Size) -> Case:
-    """Byte-level MLM (256 × 1280 latents, 26 layers, 2048 bytes); loss = cross-entropy on every byte."""
+    """Byte-level MLM (256 × 1280 latents, 26 layers, 2048 bytes), 15 % of the bytes masked; loss = cross-entropy
+    at the masked bytes. HF decodes every byte (its MLM head has no other way); torchperceiver decodes the
+    masked bytes only in training (the MLM task's default), and all of them in the "full decode" row."""
     transformers = transformers_module()
     layers, batch, seq_len = _pick(size, (26, 32, 2048), (4, 1, 512), (2, 2, 64))
     widths = dict(qk_channels=256, v_channels=1280)
@@ -81,21 +89,47 @@ def language_mlm(size: Size) -> Case:
         widths = dict(num_latents=16, d_latents=64, d_model=32, qk_channels=32, v_channels=64)
     config = transformers.PerceiverConfig(num_self_attends_per_block=layers, max_position_embeddings=seq_len, **widths)
     hf = transformers.PerceiverForMaskedLM(config)
+    ours = convert(hf)
+    full = OURS + " (full decode)"
     impls = {
-        HF: Impl(hf, lambda m, x: m(inputs=x["ids"]).logits),
-        OURS: Impl(convert(hf), lambda m, x: m(x["ids"])),
+        HF: Impl(hf, lambda m, x: m(inputs=x["ids"]).logits, flops_like=full),
+        OURS: Impl(ours, _masked_decode),
+        full: Impl(ours, lambda m, x: m(x["ids"]), modes=("train",)),
     }
     lucid = _lucidrains_lm(config)
     if lucid is not None:
         impls[LUCIDRAINS] = lucid
     reduced = "" if size == "full" else f" ({layers} of 26 self-attention layers)"
+    ids = torch.randint(6, config.vocab_size, (batch, seq_len))
+    masked = torch.rand(batch, seq_len) < 0.15
+    masked[:, 0] = True  # at least one target per row
     return Case(
         preset="language-mlm",
-        shapes=f"batch {batch} × {seq_len} bytes, latents {config.num_latents} × {config.d_latents}{reduced}",
+        shapes=f"batch {batch} × {seq_len} bytes (15 % masked), latents {config.num_latents} × {config.d_latents}"
+        f"{reduced}",
         impls=impls,
-        inputs={"ids": torch.randint(6, config.vocab_size, (batch, seq_len))},
-        loss=lambda logits, x: F.cross_entropy(logits.flatten(0, 1).float(), x["ids"].flatten()),
+        inputs={
+            "ids": ids.masked_fill(masked, MASK),
+            "labels": ids.masked_fill(~masked, IGNORE_INDEX),
+            "max_masked": int(masked.sum(dim=1).max()),  # K read on the host with the batch: no device sync
+        },
+        loss=_mlm_loss,
     )
+
+
+def _masked_decode(model: nn.Module, x: Inputs) -> torch.Tensor:
+    """What the MLM task does in training: find the masked positions, decode only those (all in eval)."""
+    if not model.training:
+        return model(x["ids"])
+    positions, _ = labelled_positions(x["labels"], IGNORE_INDEX, x["max_masked"])
+    return model(x["ids"], positions=positions)
+
+
+def _mlm_loss(logits: torch.Tensor, x: Inputs) -> torch.Tensor:
+    labels = x["labels"]
+    if logits.shape[1] != labels.shape[1]:  # decoded at the masked positions only
+        _, labels = labelled_positions(labels, IGNORE_INDEX, x["max_masked"])
+    return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE_INDEX)
 
 
 def _lucidrains_lm(config: Any) -> Impl | None:
@@ -141,7 +175,7 @@ def _vision(size: Size, hf_class: str, preset: str) -> Case:
         preset=preset,
         shapes=f"batch {batch} × {image}², latents {config.num_latents} × {config.d_latents}{reduced}",
         impls={
-            HF: Impl(hf, lambda m, x: m(inputs=x["images"]).logits),
+            HF: Impl(hf, lambda m, x: m(inputs=x["images"]).logits, flops_like=OURS),
             OURS: Impl(convert(hf), lambda m, x: m(x["images"])),
         },
         inputs={"images": torch.randn(batch, 3, image, image), "labels": torch.randint(1000, (batch,))},
@@ -204,7 +238,10 @@ def optical_flow(size: Size) -> Case:
     return Case(
         preset="optical-flow",
         shapes=f"batch 1 × {height}×{width}, {model}",
-        impls={HF: Impl(hf, lambda m, x: m(x["frames"])), OURS: Impl(ours, lambda m, x: m(x["frames"]))},
+        impls={
+            HF: Impl(hf, lambda m, x: m(x["frames"]), flops_like=OURS),
+            OURS: Impl(ours, lambda m, x: m(x["frames"])),
+        },
         inputs={"frames": torch.rand(1, 2, 3, height, width) * 2 - 1, "flow": torch.randn(1, 2, height, width)},
         loss=_flow_loss,
     )
@@ -227,9 +264,9 @@ def optical_flow_tiled(size: Size) -> Case:
         preset="optical-flow (tiled)",
         shapes=f"1 frame pair {frame[0]}×{frame[1]} in 6 tiles of {tile[0]}×{tile[1]}, {model}",
         impls={
-            HF: Impl(hf, tiled(1)),
+            HF: Impl(hf, tiled(1), flops_like=OURS),
             OURS: Impl(ours, tiled(1)),
-            OURS + " (6 tiles / call)": Impl(ours, tiled(6)),
+            OURS + " (6 tiles / call)": Impl(ours, tiled(6), flops_like=OURS),
         },
         inputs={"frame1": torch.rand(1, 3, *frame) * 2 - 1, "frame2": torch.rand(1, 3, *frame) * 2 - 1},
         loss=_flow_loss,
@@ -278,7 +315,7 @@ def multimodal_ae(size: Size) -> Case:
     return Case(
         preset="multimodal-ae",
         shapes=f"batch 1 × {frames} × {image}² video + {samples} audio samples{reduced}",
-        impls={HF: Impl(hf, hf_forward), OURS: Impl(convert(hf), our_forward)},
+        impls={HF: Impl(hf, hf_forward, flops_like=OURS), OURS: Impl(convert(hf), our_forward)},
         inputs={
             "audio": torch.randn(1, samples),
             "image": torch.randn(1, frames, 3, image, image),

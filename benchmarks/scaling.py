@@ -180,9 +180,9 @@ def child_main(point: dict[str, Any]) -> None:
     print(json.dumps(result), flush=True)
 
 
-def sweep(args: argparse.Namespace, device: torch.device, model: str) -> list[dict[str, Any]]:
-    """One model over every length; stops at the first out-of-memory length or a predicted step too slow."""
-    rows = []
+def sweep(args: argparse.Namespace, device: torch.device, model: str, record: Callable[[dict[str, Any]], None]) -> None:
+    """One model over every length, each point ``record``ed as it is measured; stops at the first
+    out-of-memory length or a predicted step too slow."""
     stopped, rate = None, None  # stopped: why longer lengths are not run; rate: FLOP/s seen so far
     flops_at = flops_curve(model, args.perceiver_layers, args.transformer_layers)
     for length in args.lengths:
@@ -199,9 +199,8 @@ def sweep(args: argparse.Namespace, device: torch.device, model: str) -> list[di
                 rate = flops / row["seconds"]
             elif row["status"] == "oom":
                 stopped = "oom"
-        rows.append(row)
         print(json.dumps(row), flush=True)
-    return rows
+        record(row)
 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str, budget_gib: float | None) -> None:
@@ -292,10 +291,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         torch.cuda.set_per_process_memory_fraction(min(1.0, args.budget_gib * GIB / total), device)
     args.transformer_layers = args.transformer_layers or matched_transformer_layers(args.perceiver_layers)
     args.plot, args.doc = str(args.plot), str(args.doc)  # JSON-able for the child processes
-    rows = []
-    for model in MODELS:  # published after each model, so a run cut short keeps what it measured
-        rows += sweep(args, device, model)
+    rows: list[dict[str, Any]] = []
+
+    def record(row: dict[str, Any]) -> None:  # published after each point: a run cut short keeps what it measured
+        rows.append(row)
         publish(args, device, rows)
+
+    for model in MODELS:
+        sweep(args, device, model, record)
     return rows
 
 

@@ -1,6 +1,8 @@
 """torchperceiver: Perceiver IO (Jaegle et al., 2021) in plain PyTorch."""
 
+from torchperceiver.convert.deepmind import from_deepmind
 from torchperceiver.convert.hf import from_transformers
+from torchperceiver.convert.hub import from_pretrained
 from torchperceiver.core.config import DecoderConfig, EncoderConfig, PerceiverConfig
 from torchperceiver.core.io import load
 from torchperceiver.core.model import PerceiverIO
@@ -18,6 +20,8 @@ __all__ = [
     "PerceiverConfig",
     "PerceiverIO",
     "build",
+    "from_deepmind",
+    "from_pretrained",
     "from_transformers",
     "load",
     "predict_flow",

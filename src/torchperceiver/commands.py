@@ -69,8 +69,12 @@ def register_classify_inputs(kind: str) -> Callable[[ClassifyInputs], ClassifyIn
     return CLASSIFY_INPUTS.register(kind)
 
 
-def class_names(model: PerceiverIO, num_classes: int) -> list[str]:
-    labels = tuple(getattr(model.config.output_adapter, "labels", ()) or ())
+def class_names(model: PerceiverIO, num_classes: int, task: str | None = None) -> list[str]:
+    """Class names saved with the model; ``task``: one task of a multi-task model (``labels`` per task)."""
+    cfg = model.config.output_adapter
+    labels = tuple(getattr(cfg, "labels", ()) or ())
+    if task is not None:
+        labels = tuple(dict(zip(getattr(cfg, "tasks", ()), labels, strict=False)).get(task, ()))
     return list(labels) if len(labels) == num_classes else [f"class {i}" for i in range(num_classes)]
 
 
@@ -99,9 +103,16 @@ class PredictClassify:
             raise ValueError(f"--checkpoint: expected a classifier of {CLASSIFY_INPUTS.names()} inputs, got {kind!r}")
         with torch.no_grad():
             logits = model(*CLASSIFY_INPUTS.get(kind)(model, list(args.inputs)))
-        if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
-            raise ValueError(f"--checkpoint: expected a model that outputs class logits, got {type(logits).__name__}")
-        names = class_names(model, logits.shape[1])
-        for text, row in zip(args.inputs, logits.float().softmax(-1).cpu(), strict=True):
-            print(f"{text}: {top_classes(row, names, args.top_k)}")
+        outputs = logits if isinstance(logits, dict) else {None: logits}  # a multi-task model: {task: logits}
+        for out in outputs.values():
+            if not isinstance(out, torch.Tensor) or out.dim() != 2:
+                raise ValueError(f"--checkpoint: expected a model that outputs class logits, got {type(out).__name__}")
+        for i, text in enumerate(args.inputs):
+            for task, out in outputs.items():
+                prefix = f"{text}: " + (f"{task}: " if task is not None else "")
+                if out.shape[1] == 1:  # a regression (e.g. STS-B)
+                    print(f"{prefix}{float(out[i, 0]):.3f}")
+                else:
+                    names = class_names(model, out.shape[1], task)
+                    print(f"{prefix}{top_classes(out[i].float().softmax(-1).cpu(), names, args.top_k)}")
         return 0

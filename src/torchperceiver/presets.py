@@ -17,6 +17,7 @@ from torchperceiver.core.adapter import InputAdapterConfig, OutputAdapterConfig
 from torchperceiver.core.config import DecoderConfig, EncoderConfig, PerceiverConfig
 from torchperceiver.core.layers import Activation, BlockSettings
 from torchperceiver.core.model import PerceiverIO
+from torchperceiver.core.validate import check_value
 from torchperceiver.registry import Registry
 
 Preset = Callable[..., PerceiverIO]
@@ -44,7 +45,20 @@ def build(name: str, **overrides: Any) -> PerceiverIO:
     unknown = sorted(set(overrides) - set(allowed))
     if unknown:
         raise ValueError(f"build({name!r}): unknown arguments {unknown}; expected some of {sorted(allowed)}")
-    return PRESETS.get(name)(**overrides)
+    check_arguments(name, overrides)
+    try:
+        return PRESETS.get(name)(**overrides)
+    except ValueError as err:  # a width that does not fit another (e.g. heads): say which arguments led to it
+        given = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        raise ValueError(f"build({name!r}{', ' if given else ''}{given}): {err}") from err
+
+
+def check_arguments(name: str, arguments: dict[str, Any], where: str = "") -> None:
+    """Each argument against the preset's type hint (the same rules as every config field)."""
+    hints = typing.get_type_hints(PRESETS.get(name))
+    for key, value in arguments.items():
+        if key in hints:
+            check_value(f"{where}{key}", value, hints[key])
 
 
 def perceiver(
@@ -100,6 +114,9 @@ class ModelSection:
     """
 
     preset: str
+
+    def __post_init__(self) -> None:
+        check_arguments(self.preset, self.arguments(), "model.")
 
     def arguments(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "preset"}  # type: ignore[arg-type]

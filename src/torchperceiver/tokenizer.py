@@ -45,9 +45,15 @@ class ByteTokenizer:
         return [CLS, *ids, SEP] if self.wrap_cls_sep else ids
 
     def decode(self, ids: Sequence[int] | torch.Tensor, skip_special: bool = True) -> str:
-        """Text of ``ids``; special ids are dropped (or shown as ``[MASK]`` etc.), invalid UTF-8 is replaced."""
+        """Text of ``ids``; invalid UTF-8 is replaced.
+
+        ``skip_special``: as the official ``to_string``, drop special ids and decode the remaining bytes
+        together (a character split by a mask comes back whole); else show them as ``[MASK]`` etc.
+        """
         if isinstance(ids, torch.Tensor):
             ids = ids.tolist()
+        if skip_special:  # the official ``to_string``: the bytes of every non-special id, decoded at once
+            return bytes(i - BYTE_OFFSET for i in ids if i >= BYTE_OFFSET).decode("utf-8", errors="replace")
         out, run = [], bytearray()
         for i in ids:
             if i >= BYTE_OFFSET:
@@ -55,8 +61,7 @@ class ByteTokenizer:
                 continue
             out.append(run.decode("utf-8", errors="replace"))
             run = bytearray()
-            if not skip_special:
-                out.append(SPECIAL_TOKENS[i])
+            out.append(SPECIAL_TOKENS[i])
         out.append(run.decode("utf-8", errors="replace"))
         return "".join(out)
 

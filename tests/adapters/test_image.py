@@ -125,11 +125,11 @@ def test_bad_attention_mask():
     [
         (dict(prep="conv3x3"), "prep: expected one of"),
         (dict(position_encoding="sine"), "position_encoding: expected one of"),
-        (dict(spatial_downsample=0), "spatial_downsample: expected >= 1, got 0"),
+        (dict(spatial_downsample=0), "spatial_downsample: expected an integer >= 1, got 0"),
         (dict(prep="conv", spatial_downsample=2), "spatial_downsample: expected a power of 4 .* got 2"),
         (dict(prep="conv", spatial_downsample=1), "spatial_downsample: expected a power of 4 .* got 1"),
         (dict(position_encoding="learned"), r"image_size: expected \(height, width\) with learned positions, got None"),
-        (dict(max_resolution=(8, 8, 8)), r"max_resolution: expected \(height, width\), got \(8, 8, 8\)"),
+        (dict(max_resolution=(8, 8, 8)), r"max_resolution: expected 2 values, got 3 in \(8, 8, 8\)"),
     ],
 )
 def test_bad_config(cfg, match):

@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 
+import process_utils
 from mlm_utils import TINY, cli, final_weights, finished_run
 from torchperceiver.cli import main
 from torchperceiver.training import checkpoint
@@ -26,22 +27,18 @@ def reference(tmp_path_factory):
     return directory / "run"
 
 
-def _start_and_stop(run, how: signal.Signals) -> subprocess.Popen:
-    """Start the run, wait for its first checkpoint, then send ``how``."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "torchperceiver.cli", "train", "--out", str(run), "--set", *LONG],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    deadline = time.monotonic() + 120
-    while not (run / "checkpoints" / "last").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.01)
-    proc.send_signal(how)
-    proc.wait(timeout=120)
-    return proc
+def _start_and_stop(run, how: signal.Signals) -> tuple[int, str, str]:
+    """Start the run, wait for its first checkpoint, then send ``how``; ``(returncode, stdout, stderr)``."""
+    command = [sys.executable, "-m", "torchperceiver.cli", "train", "--out", str(run), "--set", *LONG]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with process_utils.group(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+        deadline = time.monotonic() + 120
+        while not (run / "checkpoints" / "last").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate(timeout=10)
+            time.sleep(0.01)
+        proc.send_signal(how)
+        out, err = proc.communicate(timeout=120)
+        return proc.returncode, out, err
 
 
 def _train_records(run):
@@ -58,8 +55,8 @@ def _assert_same_run(run, reference):
 
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, reference):
     run = tmp_path / "run"
-    proc = _start_and_stop(run, signal.SIGKILL)
-    assert proc.returncode == -signal.SIGKILL
+    returncode, _, _ = _start_and_stop(run, signal.SIGKILL)
+    assert returncode == -signal.SIGKILL
     stopped_at = json.loads((checkpoint.resolve(run, "run") / "manifest.json").read_text())["step"]
     assert stopped_at < 40, "the kill came after the end: nothing was resumed"
     result = cli("train", "--resume", run)
@@ -69,9 +66,8 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, reference):
 
 def test_sigterm_saves_and_exits_then_resumes_exactly(tmp_path, reference):
     run = tmp_path / "run"
-    proc = _start_and_stop(run, signal.SIGTERM)
-    out = proc.stdout.read()
-    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read()
+    returncode, out, err = _start_and_stop(run, signal.SIGTERM)
+    assert returncode == 128 + signal.SIGTERM, err
     assert "stopped by SIGTERM at step" in out and f"--resume {run}" in out
     result = cli("train", "--resume", run)
     assert result.returncode == 0, result.stderr

@@ -1,11 +1,11 @@
 """The same command under torchrun: 2 CPU processes (gloo) end where one process with the same global batch does."""
 
 import os
-import subprocess
 import sys
 
 import pytest
 
+import process_utils
 from mlm_utils import TINY, final_weights, finished_run
 
 # Global batch 8 in micro-batches of 2: one process accumulates 4, two processes 2 each.
@@ -24,9 +24,8 @@ def test_two_processes_match_one(tmp_path, single, strategy):
     run = tmp_path / "run"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     command += ["-m", "torchperceiver.cli", "train", "--out", str(run), "--set", *RUN, f"train.distributed={strategy}"]
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
-    )
+    # Its own process group, killed whole on any failure or timeout: no orphaned workers.
+    result = process_utils.run(command, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("2 process(es) × 2 × 2 accumulation") == 1, "rank 0 alone reports"
     got, expected = final_weights(run), final_weights(single)

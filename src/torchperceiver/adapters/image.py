@@ -140,6 +140,10 @@ class ImageInput(InputAdapter):
         check_floating("images", images)
         check_size("images", images, 1, self.cfg.in_channels, "channels")
         height, width = images.shape[-2:]
+        if min(images.shape[0], height, width) < 1:
+            raise ValueError(
+                f"images: expected at least 1 image of at least 1×1 pixels, got shape {tuple(images.shape)}"
+            )
         ds = self.cfg.spatial_downsample
         if self.cfg.prep == "patches" and (height < ds or width < ds or height % ds or width % ds):
             raise ValueError(
@@ -179,6 +183,9 @@ class ImageInput(InputAdapter):
 
     def forward(self, images: torch.Tensor, attention_mask: torch.Tensor | None = None) -> Encoded:
         self._check(images)
+        weight = next(self.parameters(), None)
+        if weight is not None and images.dtype != weight.dtype and not torch.is_autocast_enabled(images.device.type):
+            images = images.to(weight.dtype)  # float64/float16 pixels into a float32 model
         features = self._features(images)
         batch, height, width, _ = features.shape
         positions = self._positions((height, width), features)

@@ -1,1 +1,5 @@
-"""Weights from other implementations."""
+"""Weights from other implementations: HF ``transformers`` models, HF hub repos, DeepMind's Haiku checkpoints."""
+
+from torchperceiver.convert import commands
+
+__all__ = ["commands"]

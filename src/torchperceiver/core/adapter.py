@@ -20,6 +20,7 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 from torch import nn
 
+from torchperceiver.core.validate import check_dataclass
 from torchperceiver.registry import Registry
 
 
@@ -73,6 +74,9 @@ class AdapterConfig(ABC):
     """Base of every adapter config; a subclass that sets ``kind`` is registered under it."""
 
     kind: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        check_dataclass(self, getattr(self, "kind", type(self).__name__))
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -63,14 +63,25 @@ class MultiHeadAttention(nn.Module):
         y = F.linear(x, weight, bias)
         return y.unflatten(-1, (self.num_heads, head_dim + pad)).transpose(1, 2)
 
-    def forward(self, x_q: torch.Tensor, x_kv: torch.Tensor, kv_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``x_q [B, O, q_dim]``, ``x_kv [B, M, kv_dim]``, ``kv_mask [B, M]`` (True = attend) → ``[B, O, out_dim]``."""
+    def forward(
+        self,
+        x_q: torch.Tensor,
+        x_kv: torch.Tensor,
+        kv_mask: torch.Tensor | None = None,
+        q_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``x_q [B, O, q_dim]``, ``x_kv [B, M, kv_dim]``, masks ``kv_mask [B, M]``, ``q_mask [B, O]`` (True = valid)
+        → ``[B, O, out_dim]``.
+
+        As in the official ``attend``, a query row with no valid key (all keys masked, or the query itself
+        masked) gets zeros before the output projection instead of an average over all keys.
+        """
         q = self._heads(x_q, self.query, self.qk_head_dim, self.qk_pad)
         k = self._heads(x_kv, self.key, self.qk_head_dim, self.qk_pad)
         v = self._heads(x_kv, self.value, self.v_head_dim, self.v_pad)
         bias = None
         if kv_mask is not None:
-            # Additive and finite (not -inf): a fully padded row then averages instead of giving NaN.
+            # Additive and finite (not -inf), so a fully masked row gives no NaN; it is zeroed below.
             bias = torch.zeros(kv_mask.shape, dtype=q.dtype, device=q.device)
             bias = bias.masked_fill(~kv_mask, torch.finfo(q.dtype).min)[:, None, None, :]
         o = F.scaled_dot_product_attention(
@@ -83,4 +94,16 @@ class MultiHeadAttention(nn.Module):
         )
         if self.v_pad:
             o = o[..., : self.v_head_dim]
-        return self.out(o.transpose(1, 2).flatten(2))
+        o = o.transpose(1, 2).flatten(2)
+        valid = _valid_rows(kv_mask, q_mask)
+        if valid is not None:
+            o = o.masked_fill(~valid, 0.0)
+        return self.out(o)
+
+
+def _valid_rows(kv_mask: torch.Tensor | None, q_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """``[B, O | 1, 1]``: rows that attend to at least one valid key (None: all of them)."""
+    valid = None if kv_mask is None else kv_mask.any(dim=-1)[:, None, None]
+    if q_mask is not None:
+        valid = q_mask[:, :, None] if valid is None else valid & q_mask[:, :, None]
+    return valid

@@ -14,6 +14,7 @@ from typing import Any
 
 from torchperceiver.core.adapter import ADAPTERS, AdapterConfig, InputAdapterConfig, OutputAdapterConfig
 from torchperceiver.core.layers import BlockSettings
+from torchperceiver.core.validate import check_dataclass
 from torchperceiver.registry import Registry
 
 FORMAT_VERSION = 2
@@ -46,6 +47,9 @@ class EncoderConfig:
     cross_query_residual: bool = True
     num_cross_attends: int = 1
 
+    def __post_init__(self) -> None:
+        check_dataclass(self, "encoder")
+
 
 @dataclass
 class DecoderConfig:
@@ -62,6 +66,9 @@ class DecoderConfig:
     query_residual: bool = False
     chunk_size: int | None = None
 
+    def __post_init__(self) -> None:
+        check_dataclass(self, "decoder")
+
 
 @dataclass
 class PerceiverConfig:
@@ -71,6 +78,9 @@ class PerceiverConfig:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     block: BlockSettings = field(default_factory=BlockSettings)
     activation_checkpointing: bool = False
+
+    def __post_init__(self) -> None:
+        check_dataclass(self, "config")
 
     def to_dict(self) -> dict[str, Any]:
         return {"format_version": FORMAT_VERSION, **{f.name: to_json(getattr(self, f.name)) for f in fields(self)}}
@@ -102,7 +112,7 @@ class PerceiverConfig:
             encoder=_dataclass_from(EncoderConfig, data.get("encoder", {}), "encoder"),
             decoder=_dataclass_from(DecoderConfig, data.get("decoder", {}), "decoder"),
             block=_dataclass_from(BlockSettings, data.get("block", {}), "block"),
-            activation_checkpointing=bool(data.get("activation_checkpointing", False)),
+            activation_checkpointing=data.get("activation_checkpointing", False),
         )
 
 

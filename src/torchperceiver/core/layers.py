@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from torchperceiver.core.attention import MultiHeadAttention
+from torchperceiver.core.validate import check_dataclass
 
 Activation = Literal["gelu", "gelu_tanh"]
 LAYER_NORM_EPS = 1e-5
@@ -27,6 +28,9 @@ class BlockSettings:
     attention_dropout: float = 0.0
     dropout: float = 0.0
     pad_head_dim: bool = True
+
+    def __post_init__(self) -> None:
+        check_dataclass(self, "block")
 
 
 class MLP(nn.Module):
@@ -80,8 +84,14 @@ class CrossAttentionLayer(nn.Module):
         self.mlp_norm = nn.LayerNorm(q_dim, eps=LAYER_NORM_EPS)
         self.mlp = MLP(q_dim, widening_factor, settings)
 
-    def forward(self, x_q: torch.Tensor, x_kv: torch.Tensor, kv_mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.attn_drop(self.attn(self.q_norm(x_q), self.kv_norm(x_kv), kv_mask))
+    def forward(
+        self,
+        x_q: torch.Tensor,
+        x_kv: torch.Tensor,
+        kv_mask: torch.Tensor | None = None,
+        q_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        x = self.attn_drop(self.attn(self.q_norm(x_q), self.kv_norm(x_kv), kv_mask, q_mask))
         if self.query_residual:
             x = x + x_q
         return x + self.mlp(self.mlp_norm(x))

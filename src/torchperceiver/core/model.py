@@ -8,6 +8,7 @@ adapter's queries by cross-attending to the latents.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -15,7 +16,9 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from torchperceiver.core.adapter import Context
+from torchperceiver.core.checks import check_mask
 from torchperceiver.core.config import DecoderConfig, EncoderConfig, PerceiverConfig
+from torchperceiver.core.init import official_init_
 from torchperceiver.core.layers import BlockSettings, CrossAttentionLayer, SelfAttentionLayer
 
 
@@ -90,11 +93,26 @@ class PerceiverDecoder(nn.Module):
             settings=settings,
         )
 
-    def forward(self, queries: torch.Tensor, z: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
-        """With checkpointing, training keeps one chunk's activations at a time: memory is bounded for any O."""
+    def forward(
+        self,
+        queries: torch.Tensor,
+        z: torch.Tensor,
+        chunk_size: int | None = None,
+        query_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """With checkpointing, training keeps one chunk's activations at a time: memory is bounded for any O.
+
+        ``query_mask [B, O]`` (True = valid): masked queries attend to nothing (the official decoder's mask).
+        """
         chunk_size = chunk_size or self.chunk_size
         chunks = [queries] if chunk_size is None else queries.split(chunk_size, dim=1)
-        outputs = [_maybe_checkpointed(self.cross_attend, self.activation_checkpointing, q, z) for q in chunks]
+        masks: Sequence[torch.Tensor | None] = [query_mask] * len(chunks)
+        if query_mask is not None and chunk_size is not None:
+            masks = query_mask.split(chunk_size, dim=1)
+        outputs = [
+            _maybe_checkpointed(self.cross_attend, self.activation_checkpointing, q, z, None, m)
+            for q, m in zip(chunks, masks, strict=True)
+        ]
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
 
 
@@ -123,14 +141,7 @@ class PerceiverIO(nn.Module):
             config.decoder, self.output_adapter.query_channels, config.encoder.latent_dim, config.block
         )
         self.set_activation_checkpointing(config.activation_checkpointing)
-        self._init_linear_weights()
-
-    def _init_linear_weights(self) -> None:
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        official_init_(self)
 
     def set_activation_checkpointing(self, enabled: bool) -> None:
         """Recompute each attention layer's (and decoder chunk's) activations in backward instead of storing them."""
@@ -140,16 +151,37 @@ class PerceiverIO(nn.Module):
 
     def encode(self, inputs: Any, attention_mask: torch.Tensor | None = None) -> Encoding:
         x, mask, context = self.input_adapter(inputs, attention_mask)
+        dtype = self.encoder.latents.dtype
+        if x.dtype != dtype and x.is_floating_point() and not torch.is_autocast_enabled(x.device.type):
+            x = x.to(dtype)  # inputs of another float dtype than the model's (e.g. float64 pixels)
         return Encoding(self.encoder(x, mask), context)
 
-    def decode(self, encoding: Encoding, *, chunk_size: int | None = None, **query_args: Any) -> Any:
-        """Answer the output adapter's queries; ``query_args`` choose them (e.g. ``subsampled_points``)."""
+    def decode(
+        self,
+        encoding: Encoding,
+        *,
+        chunk_size: int | None = None,
+        query_mask: torch.Tensor | None = None,
+        **query_args: Any,
+    ) -> Any:
+        """Answer the output adapter's queries; ``query_args`` choose them (e.g. ``subsampled_points``).
+
+        ``query_mask [B, O]`` (True = valid) masks queries as the official decoder does (the MLM colab passes
+        the input mask): a masked query's attention output is zero.
+        """
         queries = self.output_adapter.queries(encoding.context, **query_args)
-        y = self.decoder(queries, encoding.latents, chunk_size)
+        query_mask = check_mask("query_mask", query_mask, tuple(queries.shape[:2]))
+        y = self.decoder(queries, encoding.latents, chunk_size, query_mask)
         return self.output_adapter(y, encoding.context, **query_args)
 
-    def forward(self, inputs: Any, attention_mask: torch.Tensor | None = None, **query_args: Any) -> Any:
-        return self.decode(self.encode(inputs, attention_mask), **query_args)
+    def forward(
+        self,
+        inputs: Any,
+        attention_mask: torch.Tensor | None = None,
+        query_mask: torch.Tensor | None = None,
+        **query_args: Any,
+    ) -> Any:
+        return self.decode(self.encode(inputs, attention_mask), query_mask=query_mask, **query_args)
 
     def example_inputs(self, batch_size: int = 1) -> tuple[Any, ...]:
         """Random positional arguments for ``self(*args)`` at the configured sizes (tests, benchmarks, export)."""

@@ -47,20 +47,33 @@ def fourier_features(
 
 
 class FourierPositions(nn.Module):
-    """Parameter-free Fourier position features for a grid of ``len(max_resolution)`` dims."""
+    """Parameter-free Fourier position features for a grid of ``num_dims`` dims.
+
+    ``max_resolution=None`` uses each grid's own size, as the official ``FourierPositionEncoding`` does when it
+    is not given (``max_resolution or index_dims``); ``num_dims`` then says how many dims the grids have.
+    """
 
     def __init__(
-        self, num_bands: int, max_resolution: Sequence[int], concat_pos: bool = True, sine_only: bool = False
+        self,
+        num_bands: int,
+        max_resolution: Sequence[int] | None = None,
+        concat_pos: bool = True,
+        sine_only: bool = False,
+        *,
+        num_dims: int | None = None,
     ) -> None:
         super().__init__()
+        if max_resolution is None and num_dims is None:
+            raise ValueError("FourierPositions: expected max_resolution or num_dims, got neither")
         self.num_bands = num_bands
-        self.max_resolution = tuple(max_resolution)
+        self.max_resolution = None if max_resolution is None else tuple(max_resolution)
+        self.num_dims = len(self.max_resolution) if self.max_resolution is not None else int(num_dims or 0)
         self.concat_pos = concat_pos
         self.sine_only = sine_only
 
     @property
     def num_channels(self) -> int:
-        dims = len(self.max_resolution)
+        dims = self.num_dims
         return dims * self.num_bands * (1 if self.sine_only else 2) + (dims if self.concat_pos else 0)
 
     def forward(
@@ -74,9 +87,12 @@ class FourierPositions(nn.Module):
             if index_dims is None:
                 raise ValueError("FourierPositions: pass index_dims or pos")
             pos = linear_positions(index_dims, device=device).flatten(0, -2)
-        if pos.shape[-1] != len(self.max_resolution):
-            raise ValueError(f"pos: expected {len(self.max_resolution)} coordinates per point, got {pos.shape[-1]}")
-        return fourier_features(pos, self.num_bands, self.max_resolution, self.concat_pos, self.sine_only)
+        if pos.shape[-1] != self.num_dims:
+            raise ValueError(f"pos: expected {self.num_dims} coordinates per point, got {pos.shape[-1]}")
+        resolution = self.max_resolution or (None if index_dims is None else tuple(index_dims))
+        if resolution is None:
+            raise ValueError("FourierPositions: without max_resolution, pass index_dims (the grid sets it)")
+        return fourier_features(pos, self.num_bands, resolution, self.concat_pos, self.sine_only)
 
 
 class LearnedPositions(nn.Module):

@@ -10,9 +10,9 @@ Loading checks the manifest first: a truncated or corrupt file is a clear error,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -21,12 +21,12 @@ from typing import Any
 
 import torch
 
-from torchperceiver.atomic import atomic_path
-from torchperceiver.core.io import CONFIG_FILE, WEIGHTS_FILE
+from torchperceiver.atomic import atomic_path, public_mode
+from torchperceiver.core import io
+from torchperceiver.core.io import CONFIG_FILE, MANIFEST, STATE_FILE, WEIGHTS_FILE, write_checked, write_manifest
 
 CHECKPOINTS = "checkpoints"
-STATE_FILE = "state.pt"
-MANIFEST = "manifest.json"
+_NAME = re.compile(r"step-\d{8,}")
 LAST, BEST = "last", "best"
 
 
@@ -47,22 +47,26 @@ def save(
     keep: int,
     best: bool = False,
 ) -> Path:
-    """Write checkpoint ``step`` under ``root``, point ``last`` (and ``best``) at it, prune old ones."""
+    """Write checkpoint ``step`` under ``root``, point ``last`` (and ``best``) at it, prune old ones.
+
+    A full disk is ``OSError(ENOSPC)`` naming the file; the previous checkpoint and pointers stay intact.
+    """
     from safetensors.torch import save_file
 
     root.mkdir(parents=True, exist_ok=True)
     _remove_partial(root)
     target = root / name_for(step)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{target.name}.", suffix=".tmp"))
+    stale = root / f".{target.name}.stale.tmp"
     try:
         tensors = {k: v.detach().contiguous() for k, v in model_state.items()}
-        _write(tmp / WEIGHTS_FILE, lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
-        _write(tmp / CONFIG_FILE, lambda p: p.write_text(json.dumps(model_config, indent=2) + "\n"))
-        _write(tmp / STATE_FILE, lambda p: torch.save(train_state, p))
-        files = {f.name: {"bytes": f.stat().st_size, "sha256": _sha256(f)} for f in sorted(tmp.iterdir())}
-        manifest = {"step": step, "files": files}
-        _write(tmp / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n"))
-        stale = root / f".{target.name}.stale.tmp"
+        _write(tmp / WEIGHTS_FILE, lambda p: save_file(tensors, str(p), metadata={"format": "pt"}), target)
+        _write(tmp / CONFIG_FILE, lambda p: p.write_text(json.dumps(model_config, indent=2) + "\n"), target)
+        _write(tmp / STATE_FILE, lambda p: torch.save(train_state, p), target)
+        write_manifest(tmp, sorted(tmp.iterdir()), step=step)
+        for file in tmp.iterdir():
+            public_mode(file)
+        public_mode(tmp, directory=True)
         if target.exists():  # re-running a step after resuming from an earlier checkpoint
             os.replace(target, stale)
         os.replace(tmp, target)
@@ -88,7 +92,10 @@ def resolve(path: str | os.PathLike, what: str, pointer: str = LAST) -> Path:
             f"{what}: expected a run directory (with {CHECKPOINTS}/{pointer}) or a checkpoint directory "
             f"(with {MANIFEST}), got {str(path)!r}"
         )
-    target = path / CHECKPOINTS / pointer_file.read_text().strip()
+    name = pointer_file.read_text().strip()
+    if not _NAME.fullmatch(name):
+        raise CheckpointError(f"{what}: {pointer_file} should name a checkpoint like step-00000100, got {name!r}")
+    target = path / CHECKPOINTS / name
     if not target.is_dir():
         raise CheckpointError(f"{what}: {pointer_file} points to {target.name}, which does not exist")
     return target
@@ -104,22 +111,10 @@ def load(checkpoint: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 def verify(checkpoint: Path) -> None:
     """Every file the manifest lists is there with its size and SHA-256, else ``CheckpointError``."""
-    manifest_file = checkpoint / MANIFEST
     try:
-        files = json.loads(manifest_file.read_text())["files"]
-    except (OSError, ValueError, KeyError) as err:
-        raise _unusable(checkpoint, f"{MANIFEST} is missing or unreadable ({err})") from err
-    for name, expected in files.items():
-        file = checkpoint / name
-        if not file.is_file():
-            raise _unusable(checkpoint, f"{name} is missing")
-        size = file.stat().st_size
-        if size != expected["bytes"]:
-            raise _unusable(
-                checkpoint, f"{name} is truncated or overwritten (expected {expected['bytes']} bytes, found {size})"
-            )
-        if _sha256(file) != expected["sha256"]:
-            raise _unusable(checkpoint, f"{name} is corrupt (SHA-256 differs from {MANIFEST})")
+        io.verify(checkpoint)
+    except io.IntegrityError as err:
+        raise _unusable(checkpoint, err.why) from err
 
 
 def checkpoints(root: Path) -> list[Path]:
@@ -133,18 +128,8 @@ def _unusable(checkpoint: Path, why: str) -> CheckpointError:
     return CheckpointError(f"checkpoint {checkpoint}: {why}{hint}")
 
 
-def _write(path: Path, writer: Callable[[Path], Any]) -> None:
-    writer(path)
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+def _write(path: Path, writer: Callable[[Path], Any], target: Path) -> None:
+    write_checked(path, writer, target / path.name)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -9,6 +9,7 @@ gloo on CPUs; multi-node runs use torchrun's rendezvous (docs/training.md).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,15 +53,23 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     return device
 
 
-def setup(device: str) -> DistInfo:
-    """Join the process group that torchrun describes in the environment (if any)."""
+def setup(device: str, timeout_s: float = 600) -> DistInfo:
+    """Join the process group that torchrun describes in the environment (if any).
+
+    ``timeout_s`` bounds every collective: a rank whose peer died fails with an error after that long
+    instead of waiting for ever (torchrun's agent then stops the other workers).
+    """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     dev = pick_device(device, local_rank)
     if world_size > 1 and not dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", device_id=dev if dev.type == "cuda" else None)
+        dist.init_process_group(
+            "nccl" if dev.type == "cuda" else "gloo",
+            device_id=dev if dev.type == "cuda" else None,
+            timeout=datetime.timedelta(seconds=timeout_s),
+        )
     return DistInfo(rank, world_size, local_rank, dev)
 
 

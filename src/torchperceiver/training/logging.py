@@ -6,9 +6,11 @@ and from TensorBoard through ``purge_step``), so a killed-and-resumed run has on
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,40 @@ TENSORBOARD_DIR = "tensorboard"
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """The records of ``run_dir/metrics.jsonl``; a torn last line (a kill or a full disk while logging) is
+    dropped with a warning, any other damage is a ``ValueError`` naming the file and line."""
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         raise ValueError(f"run directory: expected {METRICS_FILE} in {run_dir}, found none")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return _parse(path)[0]
+
+
+def _parse(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """``(records, their lines)``, the torn last line left out."""
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a text file ({err})") from err
+    records, kept = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                raise ValueError("expected an object with an integer step")
+        except ValueError as err:
+            if number == len(lines):
+                warnings.warn(f"{path}: dropped a torn last line ({line[:40]!r}…)", TornLogWarning, stacklevel=3)
+                break
+            raise ValueError(f"{path}: line {number} is damaged ({err}); fix or delete that line") from err
+        records.append(record)
+        kept.append(line)
+    return records, kept
+
+
+class TornLogWarning(UserWarning):
+    """``metrics.jsonl`` ended in half a line; it was dropped."""
 
 
 class MetricsLogger:
@@ -41,8 +73,13 @@ class MetricsLogger:
 
     def log(self, step: int, values: dict[str, float]) -> None:
         record = {"step": step, "time": round(time.time(), 3), **values}
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as err:
+            if err.errno == errno.ENOSPC:
+                raise OSError(errno.ENOSPC, f"no space left writing {self.path}; free some space and resume") from err
+            raise
         if self.writer is not None:
             for key, value in values.items():
                 self.writer.add_scalar(key, value, step)
@@ -53,9 +90,8 @@ class MetricsLogger:
             self.writer.close()
 
     def _truncate_after(self, step: int) -> None:
-        kept = [
-            line for line in self.path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step
-        ]
+        records, lines = _parse(self.path)
+        kept = [line for record, line in zip(records, lines, strict=True) if record["step"] <= step]
         with atomic_path(self.path) as tmp:
             tmp.write_text("".join(line + "\n" for line in kept))
 

@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedules: AdamW or LAMB, no weight decay on biases and norms.
+"""Optimizers and learning-rate schedules: AdamW or LAMB (as the official code), no decay on biases and norms.
 
 LAMB (You et al., 2019, "Large Batch Optimization for Deep Learning", Algorithm 2) is what the paper
 trains every task with. No well-kept library ships it without torchvision, so it lives here, on
@@ -51,12 +51,12 @@ class OptimConfig:
 
 
 class Lamb(torch.optim.Optimizer):
-    """Adam's direction with weight decay, rescaled per tensor by the trust ratio ``‖x‖ / ‖u‖``.
+    """LAMB as DeepMind's Perceiver trains with it (``train/utils.py``: optax ``scale_by_adam`` → weight decay
+    → ``scale_by_trust_ratio`` → ``-lr``).
 
-    ``u = m̂ / (sqrt(v̂) + eps) + wd · x``; ``x ← x - lr · (‖x‖ / ‖u‖) · u``, ratio 1 where either
-    norm is zero. Groups with ``adapt=False`` skip the ratio (plain Adam steps): as in the reference
-    BERT implementation, biases and norms are excluded from layer adaptation as from weight decay,
-    else a zero-initialised bias (ratio ``0 / ‖u‖``) could never move.
+    ``u = m̂ / (sqrt(v̂) + eps) + wd · x``; ``x ← x - lr · (‖x‖ / ‖u‖) · u`` for every tensor (biases and norms
+    too), the ratio 1 where either norm is zero. Weight decay is chosen by ``param_groups``. One step is a
+    fixed number of ``torch._foreach`` kernels over all tensors, with no host synchronisation.
     """
 
     def __init__(
@@ -67,7 +67,7 @@ class Lamb(torch.optim.Optimizer):
         eps: float = 1e-6,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, adapt=True))
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:  # type: ignore[override]
@@ -81,16 +81,17 @@ class Lamb(torch.optim.Optimizer):
                 self._update(group, params)
         return loss
 
+    def _state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
+        state = self.state[p]
+        if not state:
+            state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
+            state["exp_avg"] = torch.zeros_like(p)
+            state["exp_avg_sq"] = torch.zeros_like(p)
+        return state
+
     def _update(self, group: dict, params: list[torch.Tensor]) -> None:
         beta1, beta2 = group["betas"]
-        for p in params:
-            if not self.state[p]:
-                self.state[p] = {
-                    "step": torch.zeros((), dtype=torch.float32, device=p.device),
-                    "exp_avg": torch.zeros_like(p),
-                    "exp_avg_sq": torch.zeros_like(p),
-                }
-        states = [self.state[p] for p in params]
+        states = [self._state(p) for p in params]
         grads = [p.grad for p in params if p.grad is not None]
         m = [s["exp_avg"] for s in states]
         v = [s["exp_avg_sq"] for s in states]
@@ -99,36 +100,54 @@ class Lamb(torch.optim.Optimizer):
         torch._foreach_lerp_(m, grads, 1 - beta1)
         torch._foreach_mul_(v, beta2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
-        # Bias corrections from the step tensors: no host sync.
-        denom = torch._foreach_mul(v, [1 / (1 - beta2**t) for t in steps])
+        # Bias corrections 1 - beta**t from the step tensors (0-d, on the device): no host sync.
+        correction1 = torch._foreach_pow(beta1, steps)
+        correction2 = torch._foreach_pow(beta2, steps)
+        for c in (correction1, correction2):
+            torch._foreach_neg_(c)
+            torch._foreach_add_(c, 1.0)
+        denom = torch._foreach_div(v, correction2)
         torch._foreach_sqrt_(denom)
         torch._foreach_add_(denom, group["eps"])
-        update = torch._foreach_div(m, denom)
-        torch._foreach_mul_(update, [1 / (1 - beta1**t) for t in steps])
+        update = torch._foreach_div(m, correction1)
+        torch._foreach_div_(update, denom)
         if group["weight_decay"]:
             torch._foreach_add_(update, params, alpha=group["weight_decay"])
-        if group["adapt"]:
-            w_norms = torch._foreach_norm(params)
-            u_norms = torch._foreach_norm(update)
-            ratios = [torch.where((w > 0) & (u > 0), w / u, 1.0) for w, u in zip(w_norms, u_norms, strict=True)]
-            torch._foreach_mul_(update, ratios)
+        torch._foreach_mul_(update, _trust_ratios(params, update))
         torch._foreach_add_(params, update, alpha=-group["lr"])
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Matrices decay and adapt (LAMB); vectors (biases, LayerNorm and BatchNorm scales) do neither.
+def _trust_ratios(
+    params: list[torch.Tensor], update: list[torch.Tensor] | tuple[torch.Tensor, ...]
+) -> list[torch.Tensor]:
+    """``‖x‖ / ‖u‖`` per tensor as 0-d tensors, 1 where either norm is zero (optax ``scale_by_trust_ratio``)."""
+    w = torch.stack(torch._foreach_norm(params))
+    u = torch.stack(torch._foreach_norm(update))
+    return list(torch.where((w > 0) & (u > 0), w / u, torch.ones_like(w)).unbind())
 
-    AdamW ignores the ``adapt`` key.
+
+_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase)
+_LAYERS_WITH_BIAS = (nn.Linear, nn.modules.conv._ConvNd)
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on everything except norm layers and the biases of linear and conv layers.
+
+    The official rule by name (``train/utils.py``): skip the Haiku parameter ``b`` and every parameter of a
+    module named ``layer_norm``/``batchnorm``. Embeddings, latents, position tables and the masked-LM output
+    bias (named ``bias``, not ``b``) are decayed, as there.
     """
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
-    for param in model.parameters():
-        if param.requires_grad:
-            (decay if param.ndim >= 2 else no_decay).append(param)
-    return [
-        {"params": decay, "weight_decay": weight_decay, "adapt": True},
-        {"params": no_decay, "weight_decay": 0.0, "adapt": False},
-    ]
+    seen: set[int] = set()
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            if not param.requires_grad or id(param) in seen:
+                continue
+            seen.add(id(param))
+            skip = isinstance(module, _NORMS) or (name == "bias" and isinstance(module, _LAYERS_WITH_BIAS))
+            (no_decay if skip else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig, fused: bool = False) -> torch.optim.Optimizer:

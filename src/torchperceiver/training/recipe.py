@@ -11,6 +11,8 @@ needs nothing else.
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import os
 import re
 from collections.abc import Sequence
@@ -20,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from torchperceiver.core.validate import check_finite_floats
 from torchperceiver.presets import model_section
 from torchperceiver.training.optim import OptimConfig
 from torchperceiver.training.task import TASKS, Task
@@ -87,7 +90,10 @@ def find(recipe: str) -> Path:
 
 
 def load(recipe: str | os.PathLike, overrides: Sequence[str] = ()) -> Recipe:
-    """Read, override and validate a recipe. ``overrides``: ``"train.steps=100"`` etc."""
+    """Read, override and validate a recipe. ``overrides``: ``"train.steps=100"`` etc.
+
+    A mistake in the file is blamed on the file, one in ``overrides`` on ``--set``.
+    """
     path = find(str(recipe))
     try:
         raw = yaml.safe_load(path.read_text()) or {}
@@ -95,27 +101,38 @@ def load(recipe: str | os.PathLike, overrides: Sequence[str] = ()) -> Recipe:
         raise RecipeError(f"recipe {path}: not valid YAML ({_one_line(str(err))})") from err
     if not isinstance(raw, dict):
         raise RecipeError(f"recipe {path}: expected a mapping of sections, got {type(raw).__name__}")
+    if overrides:
+        _validate(copy.deepcopy(raw), f"recipe {path}")
     for override in overrides:
         _apply(raw, override)
+    sections, text = _validate(raw, "--set" if overrides else f"recipe {path}")
+    return Recipe(path.stem, raw["task"], sections, text)
+
+
+def _validate(raw: dict, blame: str) -> tuple[dict[str, Any], str]:
+    """``(sections, resolved YAML)`` of a raw recipe; errors start with ``blame``."""
     task = raw.get("task")
     if not isinstance(task, str) or task not in TASKS:
-        raise RecipeError(f"recipe {path}: task: expected one of {TASKS.names()}, got {task!r}")
+        raise RecipeError(f"{blame}: task: expected one of {TASKS.names()}, got {task!r}")
     for section, value in raw.items():
         if section != "task" and not isinstance(value, dict):
-            raise RecipeError(f"recipe {path}: {section}: expected a mapping of fields, got {value!r}")
+            raise RecipeError(f"{blame}: {section}: expected a mapping of fields, got {value!r}")
     task_cls = TASKS.get(task)
     try:
         model = model_section(raw.get("model", {}).get("preset", task_cls.default_preset))
     except ValueError as err:
-        raise RecipeError(f"recipe {path}: model.{err}") from err
+        raise RecipeError(f"{blame}: model.{err}") from err
     parser = _parser({"model": model, **task_cls.sections, **ENGINE_SECTIONS})
     try:
         namespace = parser.parse_object(raw)
         sections = vars(parser.instantiate(namespace))
+        for name, value in sections.items():
+            if dataclasses.is_dataclass(value):
+                check_finite_floats(value, name)
     except (argparse.ArgumentError, ValueError, TypeError) as err:  # jsonargparse raises argparse's error
-        raise RecipeError(f"recipe {path}: {_clean(str(err))}") from err
+        raise RecipeError(f"{blame}: {_clean(str(err))}") from err
     text = parser.dump(namespace, skip_unset=False)
-    return Recipe(path.stem, task, {k: v for k, v in sections.items() if k != "task"}, text)
+    return {k: v for k, v in sections.items() if k != "task"}, text
 
 
 def _parser(sections: dict[str, type]) -> Any:

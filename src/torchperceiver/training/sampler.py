@@ -54,15 +54,25 @@ class StepSampler(Sampler[list[int]]):
 
 
 class EvalSampler(Sampler[list[int]]):
-    """An equal share of a finite set per rank (ranks must run the same number of forwards under FSDP)."""
+    """Rank ``r`` scores examples ``r, r + W, r + 2W, …``: every example once over all ranks.
+
+    Every rank yields the same number of batches (FSDP needs the ranks' forwards in step); a rank whose
+    share is a batch short yields a padding batch last, which the trainer runs but does not score
+    (``real_batches`` is how many to score).
+    """
 
     def __init__(self, size: int, batch_size: int, rank: int, world_size: int) -> None:
-        self.indices = list(range(rank, size - size % world_size, world_size))
+        self.indices = list(range(rank, size, world_size))
         self.batch_size = batch_size
+        self.real_batches = -(-len(self.indices) // batch_size)
+        most = -(-size // world_size)  # the largest share
+        self.num_batches = -(-most // batch_size)
 
     def __len__(self) -> int:
-        return -(-len(self.indices) // self.batch_size)
+        return self.num_batches
 
     def __iter__(self) -> Iterator[list[int]]:
         for i in range(0, len(self.indices), self.batch_size):
             yield self.indices[i : i + self.batch_size]
+        for _ in range(self.num_batches - self.real_batches):
+            yield [0]

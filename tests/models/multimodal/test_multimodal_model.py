@@ -184,7 +184,7 @@ def test_bad_attention_mask_and_config():
     model = _small_model()
     with pytest.raises(ValueError, match=r"attention_mask: expected shape \(2, 41\)"):
         model(_inputs(2), attention_mask=torch.ones(2, 136, dtype=torch.bool))
-    with pytest.raises(ValueError, match=r"mask_probs: expected probabilities in \[0, 1\], got \{'label': 1.5\}"):
+    with pytest.raises(ValueError, match=r"label_mask_prob: expected a probability in \[0, 1\], got 1.5"):
         tp.build("multimodal-ae", label_mask_prob=1.5)
     with pytest.raises(ValueError, match=r"image_size: expected multiples of the 4×4 patch"):
         tp.build("multimodal-ae", image_size=(224, 222))

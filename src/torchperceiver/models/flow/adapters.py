@@ -136,6 +136,11 @@ class FlowOutput(OutputAdapter):
         self.cfg = cfg
         self.head = nn.Linear(cfg.query_dim, 2)
 
+    def init_official_(self) -> None:
+        """The official flow decoder's output layer starts at zero (``output_w_init=jnp.zeros``)."""
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
     @property
     def query_channels(self) -> int:
         return self.cfg.query_dim

@@ -1,5 +1,6 @@
-"""Language: the byte-level MLM and text classifiers (presets, HF conversion, the MLM task, fill-mask)."""
+"""Language: the byte-level MLM, text classification and multi-task classification (presets, HF and
+official conversion, the tasks, data readers for tables, GLUE, fortunes and streamed corpora, predict commands)."""
 
-from torchperceiver.models.language import commands, hf, mlm, presets
+from torchperceiver.models.language import classification, commands, deepmind, hf, hub, mlm, multitask, predict, presets
 
-__all__ = ["commands", "hf", "mlm", "presets"]
+__all__ = ["classification", "commands", "deepmind", "hf", "hub", "mlm", "multitask", "predict", "presets"]

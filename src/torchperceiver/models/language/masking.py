@@ -76,7 +76,11 @@ class MaskedWindows(Dataset):
         spare = seq_len - 1 if shuffle else 0
         self.num_windows = (len(ids) - spare) // seq_len
         if self.num_windows < 1:
-            raise ValueError(f"data.seq_len: expected at most {len(ids) - spare} for this corpus split, got {seq_len}")
+            need = seq_len + spare
+            raise ValueError(
+                f"data.corpus: expected at least {need} bytes in this split for data.seq_len={seq_len}, got "
+                f"{len(ids)}; use a longer corpus or a smaller data.seq_len"
+            )
         self.ids, self.seq_len, self.mask_prob, self.seed, self.shuffle = ids, seq_len, mask_prob, seed, shuffle
         self._epoch, self._order, self._offset = -1, np.arange(self.num_windows), 0
 
