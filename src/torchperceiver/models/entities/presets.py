@@ -87,7 +87,7 @@ def entity_encoder(
     categories: tuple[int, ...] = (256, 5),
     fourier_features: tuple[int, ...] = (),
     num_bands: int = 8,
-    embed_dim: int = 256,
+    embed_dim: int = 128,
     num_entity_outputs: int = 256,
     num_set_outputs: int = 256,
     num_latents: int = 32,
@@ -102,12 +102,13 @@ def entity_encoder(
     attention_dropout: float = 0.0,
     activation_checkpointing: bool = False,
 ) -> PerceiverIO:
-    """AlphaStar's entity encoder as Perceiver IO: up to 512 entities read into 32 latents (the paper, §4.5).
+    """AlphaStar's entity encoder as Perceiver IO: up to 512 entities read into 32 latents, 3 layers.
 
-    The widths follow the Transformer it replaces (AlphaStar supplementary, detailed-architecture.txt): 256
-    channels, 3 self-attention layers of 2 heads, MLP 256 → 1024 → 256, ``unit_type`` (256 values) and
-    ``alliance`` (5) as categorical fields. Outputs: 256-d ``entity_embeddings`` per entity and a 256-d
-    ``embedded_entity`` for the set. ``num_features`` (the float fields) is this library's placeholder.
+    From the paper (appendix B, Table 6): 512 entities in and out, 32 latents, a 3-layer latent Transformer,
+    128-channel entity features as encoder inputs and decoder queries. Not stated there, so taken from the
+    Transformer it replaces (AlphaStar's detailed architecture): 256-wide latents and outputs
+    (``entity_embeddings``, ``embedded_entity``), 2 heads, MLP 4× wide, ``unit_type`` (256) and ``alliance``
+    (5) as categorical fields. ``num_features`` (the float fields) is this library's placeholder.
     """
     return entity_perceiver(**locals())
 
