@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from torchperceiver.core.adapter import InputAdapterConfig, OutputAdapterConfig
@@ -104,6 +104,16 @@ def perceiver(
             activation_checkpointing=activation_checkpointing,
         )
     )
+
+
+def encoder_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments ``perceiver()`` takes as they are, picked from a preset's ``locals()``.
+
+    Presets keep explicit keyword signatures (their defaults are the documented shapes) without repeating
+    each shared name again in the call.
+    """
+    shared = set(inspect.signature(perceiver).parameters) - {"input_adapter", "output_adapter", "decoder"}
+    return {key: value for key, value in arguments.items() if key in shared}
 
 
 class ModelSection:

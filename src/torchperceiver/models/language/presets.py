@@ -11,7 +11,7 @@ from torchperceiver.core.config import DecoderConfig
 from torchperceiver.core.layers import Activation
 from torchperceiver.core.model import PerceiverIO
 from torchperceiver.models.language.multitask_output import MultiTaskOutputConfig
-from torchperceiver.presets import perceiver, register_preset
+from torchperceiver.presets import encoder_arguments, perceiver, register_preset
 from torchperceiver.tokenizer import VOCAB_SIZE
 
 
@@ -40,12 +40,6 @@ def language_mlm(
     return perceiver(
         TextInputConfig(vocab_size=vocab_size, max_seq_len=max_seq_len, embed_dim=embed_dim),
         MaskedLMOutputConfig(vocab_size=vocab_size, max_seq_len=max_seq_len, embed_dim=embed_dim),
-        num_latents=num_latents,
-        latent_dim=latent_dim,
-        num_layers=num_layers,
-        num_self_heads=num_self_heads,
-        num_cross_heads=num_cross_heads,
-        qk_channels=qk_channels,
         v_channels=latent_dim,
         decoder=DecoderConfig(
             num_heads=num_cross_heads,
@@ -54,9 +48,7 @@ def language_mlm(
             query_residual=False,
             chunk_size=decoder_chunk_size,
         ),
-        activation=activation,
-        attention_dropout=attention_dropout,
-        activation_checkpointing=activation_checkpointing,
+        **encoder_arguments(locals()),
     )
 
 
@@ -86,17 +78,9 @@ def text_classifier(
     return perceiver(
         TextInputConfig(vocab_size=vocab_size, max_seq_len=max_seq_len, embed_dim=embed_dim),
         ClassificationOutputConfig(num_classes=num_classes, query_dim=latent_dim, head=head, labels=tuple(labels)),
-        num_latents=num_latents,
-        latent_dim=latent_dim,
-        num_layers=num_layers,
-        num_self_heads=num_self_heads,
-        num_cross_heads=num_cross_heads,
-        qk_channels=qk_channels,
         v_channels=latent_dim,
         decoder=DecoderConfig(num_heads=1, query_residual=True),
-        activation=activation,
-        attention_dropout=attention_dropout,
-        activation_checkpointing=activation_checkpointing,
+        **encoder_arguments(locals()),
     )
 
 
@@ -131,15 +115,7 @@ def text_multitask(
             query_dim=latent_dim,
             head=head,
         ),
-        num_latents=num_latents,
-        latent_dim=latent_dim,
-        num_layers=num_layers,
-        num_self_heads=num_self_heads,
-        num_cross_heads=num_cross_heads,
-        qk_channels=qk_channels,
         v_channels=latent_dim,
         decoder=DecoderConfig(num_heads=1, query_residual=True),
-        activation=activation,
-        attention_dropout=attention_dropout,
-        activation_checkpointing=activation_checkpointing,
+        **encoder_arguments(locals()),
     )

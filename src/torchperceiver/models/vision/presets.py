@@ -15,7 +15,7 @@ from torchperceiver.core.checks import as_pair
 from torchperceiver.core.config import DecoderConfig
 from torchperceiver.core.layers import Activation
 from torchperceiver.core.model import PerceiverIO
-from torchperceiver.presets import perceiver, register_preset
+from torchperceiver.presets import encoder_arguments, perceiver, register_preset
 
 
 def image_classifier(
@@ -75,16 +75,8 @@ def vision_learned(
         image,
         num_classes=num_classes,
         labels=labels,
-        num_latents=num_latents,
-        latent_dim=latent_dim,
-        num_blocks=num_blocks,
-        num_layers=num_layers,
-        num_self_heads=num_self_heads,
-        num_cross_heads=num_cross_heads,
         decoder_query_residual=decoder_query_residual,
-        activation=activation,
-        attention_dropout=attention_dropout,
-        activation_checkpointing=activation_checkpointing,
+        **encoder_arguments(locals()),
     )
 
 
@@ -118,16 +110,8 @@ def vision_fourier(
         image,
         num_classes=num_classes,
         labels=labels,
-        num_latents=num_latents,
-        latent_dim=latent_dim,
-        num_blocks=num_blocks,
-        num_layers=num_layers,
-        num_self_heads=num_self_heads,
-        num_cross_heads=num_cross_heads,
         decoder_query_residual=decoder_query_residual,
-        activation=activation,
-        attention_dropout=attention_dropout,
-        activation_checkpointing=activation_checkpointing,
+        **encoder_arguments(locals()),
     )
 
 
@@ -166,14 +150,6 @@ def vision_conv(
         image,
         num_classes=num_classes,
         labels=labels,
-        num_latents=num_latents,
-        latent_dim=latent_dim,
-        num_blocks=num_blocks,
-        num_layers=num_layers,
-        num_self_heads=num_self_heads,
-        num_cross_heads=num_cross_heads,
         decoder_query_residual=decoder_query_residual,
-        activation=activation,
-        attention_dropout=attention_dropout,
-        activation_checkpointing=activation_checkpointing,
+        **encoder_arguments(locals()),
     )

@@ -13,7 +13,7 @@ from torchperceiver.core.checks import as_pair
 from torchperceiver.core.layers import Activation
 from torchperceiver.core.model import PerceiverIO
 from torchperceiver.models.vision.presets import image_classifier
-from torchperceiver.presets import register_preset
+from torchperceiver.presets import encoder_arguments, register_preset
 
 
 @register_preset("vision-small")
@@ -55,14 +55,6 @@ def vision_small(
         image,
         num_classes=num_classes,
         labels=labels,
-        num_latents=num_latents,
-        latent_dim=latent_dim,
-        num_blocks=num_blocks,
-        num_layers=num_layers,
-        num_self_heads=num_self_heads,
-        num_cross_heads=num_cross_heads,
         decoder_query_residual=decoder_query_residual,
-        activation=activation,
-        attention_dropout=attention_dropout,
-        activation_checkpointing=activation_checkpointing,
+        **encoder_arguments(locals()),
     )
