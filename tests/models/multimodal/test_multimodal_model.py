@@ -109,6 +109,27 @@ def test_preset_widths_and_compression():
     assert tuple(tp.build("multimodal-ae", **{**SMALL_PRESET, "num_latents": 196}).encoder.latents.shape) == (196, 64)
 
 
+def test_cross_attention_widths_let_more_heads_divide_them():
+    """The input width (here 16 + 193 + 4 = 213 channels) is odd: 4 cross-attention heads need qk_channels."""
+    with pytest.raises(ValueError, match="multiple of num_heads=4"):
+        tp.build("multimodal-ae", **SMALL_PRESET, num_cross_heads=4)
+    model = tp.build("multimodal-ae", **SMALL_PRESET, num_cross_heads=4, qk_channels=64).eval()
+    attention = model.encoder.cross_attends[0].attn
+    assert attention.num_heads == 4
+    with torch.no_grad():
+        out = model(_inputs(2))
+    assert out["audio"].shape == (2, 128) and out["image"].shape == (2, 2, 3, 16, 16)
+
+
+def test_samples_per_patch_sets_the_audio_positions_and_queries():
+    model = tp.build("multimodal-ae", **SMALL_PRESET, samples_per_patch=32).eval()
+    assert model.input_adapter.modalities["audio"].num_channels == 32 + 2 * 192 + 1
+    with torch.no_grad():
+        full = model(_inputs(2))
+        part = model(_inputs(2), subsampled_points={"audio": torch.tensor([3, 1])})
+    assert full["audio"].shape == (2, 128) and part["audio"].shape == (2, 64)
+
+
 def test_unimodal_autoencoders():
     audio = tp.PerceiverIO(
         tp.PerceiverConfig(

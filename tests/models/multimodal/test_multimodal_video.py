@@ -2,6 +2,7 @@
 
 import logging
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -58,6 +59,18 @@ def test_write_then_read_round_trips(tmp_path, clip_path):
     again = read_clip(out, FMT, start=0.0)
     assert (again["image"] - clip["image"]).abs().mean() < 0.05
     assert np.corrcoef(again["audio"].numpy(), clip["audio"].numpy())[0, 1] > 0.9, "audio in step with the video"
+
+
+def test_rates_aac_lacks_are_written_at_a_multiple(tmp_path, clip_path):
+    """AAC has no 4 kHz: the mp4 gets 8 kHz, and reads back at 4 kHz in step with the video."""
+    fmt = ClipFormat(num_frames=4, image_size=(16, 16), num_samples=640, fps=25)
+    assert fmt.sample_rate == 4000
+    clip = read_clip(clip_path, fmt, start=0.0)
+    out = write_clip(tmp_path / "low.mp4", clip["image"], clip["audio"], fmt.fps, fmt.sample_rate)
+    with av.open(str(out)) as container:
+        assert container.streams.audio[0].rate == 8000
+    again = read_clip(out, fmt, start=0.0)
+    assert np.corrcoef(again["audio"].numpy(), clip["audio"].numpy())[0, 1] > 0.8
 
 
 def test_bad_files_are_reported_by_path(tmp_path, clip_path, write_video):

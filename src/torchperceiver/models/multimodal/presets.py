@@ -23,9 +23,12 @@ def multimodal_ae(
     num_layers: int = 8,
     num_self_heads: int = 8,
     num_cross_heads: int = 1,
+    qk_channels: int | None = None,
+    v_channels: int | None = None,
     num_frames: int = 16,
     image_size: tuple[int, int] = (224, 224),
     num_samples: int = 30720,
+    samples_per_patch: int = SAMPLES_PER_PATCH,
     num_classes: int = 700,
     labels: tuple[str, ...] = (),
     audio_num_bands: int = 192,
@@ -46,6 +49,9 @@ def multimodal_ae(
     trained on: the patch grid (16, 56, 56) for video, the sample count for audio. ``label_mask_prob`` is the
     chance the label is replaced by its mask token in training (paper: 0.5), ``eval_label_mask_prob`` in
     eval mode (official colab and HF: 1.0, so the label is predicted from video and audio alone).
+    ``samples_per_patch``: audio samples per input position and per output query (released: 16).
+    ``qk_channels``/``v_channels`` set the encoder's attention widths (``None``: the official defaults, the
+    input width 704 for the cross-attention); a smaller one lets ``num_cross_heads`` divide it.
     """
     height, width = image_size
     _, patch_h, patch_w = VIDEO_PATCH
@@ -54,7 +60,7 @@ def multimodal_ae(
     grid = (num_frames, height // patch_h, width // patch_w)
     inputs = MultimodalInputConfig(
         modalities={
-            "audio": AudioInputConfig(SAMPLES_PER_PATCH, audio_num_bands, num_samples),
+            "audio": AudioInputConfig(samples_per_patch, audio_num_bands, num_samples),
             "image": VideoInputConfig(3, VIDEO_PATCH, image_num_bands, grid),
             "label": LabelInputConfig(num_classes),
         },
@@ -64,7 +70,7 @@ def multimodal_ae(
     )
     outputs = MultimodalOutputConfig(
         modalities={
-            "audio": AudioOutputConfig(SAMPLES_PER_PATCH, audio_num_bands, num_samples, head_dim=output_dim),
+            "audio": AudioOutputConfig(samples_per_patch, audio_num_bands, num_samples, head_dim=output_dim),
             "image": VideoOutputConfig(3, image_num_bands, grid, head_dim=output_dim),
             "label": ClassificationOutputConfig(
                 num_classes, label_query_dim, head_dim=output_dim, labels=tuple(labels)
@@ -81,6 +87,8 @@ def multimodal_ae(
         num_layers=num_layers,
         num_self_heads=num_self_heads,
         num_cross_heads=num_cross_heads,
+        qk_channels=qk_channels,
+        v_channels=v_channels,
         decoder=DecoderConfig(num_heads=1, query_residual=False, chunk_size=decoder_chunk_size),
         activation=activation,
         attention_dropout=attention_dropout,

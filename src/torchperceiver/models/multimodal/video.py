@@ -251,7 +251,8 @@ def write_clip(path: str | Path, image: torch.Tensor, audio: torch.Tensor, fps: 
         video = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         video.width, video.height, video.pix_fmt = pictures.shape[2], pictures.shape[1], "yuv420p"
         video.options = {"crf": "12"}
-        sound = container.add_stream("aac", rate=sample_rate)
+        rate = _aac_rate(av, sample_rate)
+        sound = container.add_stream("aac", rate=rate)
         sound.layout = "mono"
         for array in pictures:
             container.mux(video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")))
@@ -260,9 +261,22 @@ def write_clip(path: str | Path, image: torch.Tensor, audio: torch.Tensor, fps: 
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="flt", layout="mono")
         frame.sample_rate, frame.pts, frame.time_base = sample_rate, 0, Fraction(1, sample_rate)  # a pts lets the
         # muxer mark the encoder's priming samples as skipped, so the audio starts in step with the video
-        container.mux(sound.encode(frame))
+        parts = [frame]
+        if rate != sample_rate:
+            resampler = av.AudioResampler("flt", "mono", rate)
+            parts = resampler.resample(frame) + resampler.resample(None)  # None: flush its delay line
+        for part in parts:
+            container.mux(sound.encode(part))
         container.mux(sound.encode(None))
     return path
+
+
+def _aac_rate(av: Any, sample_rate: int) -> int:
+    """The rate the mp4's AAC stream gets: ``sample_rate`` where AAC has it, else the lowest multiple of it that
+    AAC has (4 kHz → 8 kHz), else the lowest higher rate."""
+    rates = sorted(av.codec.Codec("aac", "w").audio_rates or [sample_rate])
+    higher = [rate for rate in rates if rate >= sample_rate] or rates[-1:]
+    return next((rate for rate in higher if rate % sample_rate == 0), higher[0])
 
 
 def _first_line(err: BaseException) -> str:
