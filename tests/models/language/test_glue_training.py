@@ -1,12 +1,11 @@
 """GLUE-format fixtures train and evaluate with the metric GLUE reports for each task; recipes load."""
 
-import dataclasses
-
 import pytest
 import torch
 
 from models.language.text_fixtures import SMALL_MODEL, write_glue
 from torchperceiver.models.language.classification import ClassificationDataConfig, TextClassificationTask
+from torchperceiver.models.language.warmstart import FinetuneConfig, Finetuned, copy_encoder
 from torchperceiver.presets import model_section
 from torchperceiver.training import recipe
 from torchperceiver.training.optim import OptimConfig
@@ -80,7 +79,7 @@ def test_warm_start_copies_the_encoder_and_lists_fresh_parameters(glue_root, tmp
     mlm = tp.build("language-mlm", **SMALL_MODEL)
     mlm.save_pretrained(tmp_path / "mlm")
     task = _task(glue_root, "rte")
-    task.finetune = dataclasses.replace(task.finetune, init=str(tmp_path / "mlm"), frozen_encoder_examples=8)
+    task.finetuned = Finetuned(FinetuneConfig(init=str(tmp_path / "mlm"), frozen_encoder_examples=8))
     model = task.build_model()
     out = capsys.readouterr().out
     assert "copied: encoder.latents" in out and "copied: input_adapter.token_embedding.weight" in out
@@ -98,8 +97,6 @@ def test_warm_start_copies_the_encoder_and_lists_fresh_parameters(glue_root, tmp
     assert torch.equal(after["encoder.latents"], before["encoder.latents"]), "frozen for the first 8 examples"
     assert not torch.equal(after["output_adapter.query"], before["output_adapter.query"])
     with pytest.raises(ValueError, match=r"finetune\.init: expected a run, checkpoint or model directory"):
-        from torchperceiver.models.language.warmstart import copy_encoder
-
         copy_encoder(model, tmp_path / "nothing")
 
 

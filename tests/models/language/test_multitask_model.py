@@ -72,6 +72,14 @@ def test_batches_mix_tasks_and_the_loss_reads_each_examples_own_task(task):
     assert {"stsb/pearson", "stsb/spearman", "cola/matthews"} <= set(summary)
 
 
+def test_eval_takes_the_tasks_in_turn_so_a_few_batches_score_every_task(task):
+    """The trainer scores the first ``eval_batches`` of the held-out set: each task must be among them."""
+    held_out = task.eval_dataset()
+    assert len(held_out) == 8, "stsb and cola: 4 dev rows each (topic has no held-out quotation here)"
+    assert [int(held_out[i]["task"]) for i in range(8)] == [0, 1] * 4
+    assert torch.equal(held_out[2]["input_ids"], task.examples(0, "eval")[1]["input_ids"])
+
+
 def test_uniform_mix_and_weights(task):
     from torchperceiver.models.language.multitask import mixing_probabilities
 

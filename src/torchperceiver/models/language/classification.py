@@ -3,8 +3,8 @@
 The paper fine-tunes its MLM on GLUE with a 2-layer tanh head (``model.head: mlp``); ``finetune.init``
 starts from an MLM run (or any saved model) by copying its input adapter and encoder, and
 ``finetune.frozen_encoder_examples`` keeps that encoder frozen while the first N training examples go by
-(a warm-up of the fresh head; N = steps × ``train.batch_size``). Metrics: per-batch ``accuracy`` (or
-``mse``) as sums, and at each evaluation the task's GLUE metrics over the whole held-out set
+(a warm-up of the fresh head; N = steps × ``train.batch_size``; both in ``warmstart.py``). Metrics: per-batch
+``accuracy`` (or ``mse``) as sums, and at each evaluation the task's GLUE metrics over the whole held-out set
 (``eval_summary``); ``finish`` scores the test split (if the data has one) against the majority class.
 """
 
@@ -25,7 +25,7 @@ from torchperceiver.core.model import PerceiverIO
 from torchperceiver.models.language.examples import TextExamples, trim_padding
 from torchperceiver.models.language.metrics import Scores
 from torchperceiver.models.language.sources import LoadedSource, TextSource, load_source
-from torchperceiver.models.language.warmstart import copy_encoder
+from torchperceiver.models.language.warmstart import FinetuneConfig, Finetuned
 from torchperceiver.presets import ModelSection
 from torchperceiver.training.data import EndlessDataset
 from torchperceiver.training.task import Batch, TaskOutput, register_task
@@ -40,47 +40,6 @@ class ClassificationDataConfig(TextSource):
     def __post_init__(self) -> None:
         if self.seq_len < 2:
             raise ValueError(f"data.seq_len: expected at least 2, got {self.seq_len}")
-
-
-@dataclass
-class FinetuneConfig:
-    """``init``: a run, checkpoint or model directory whose input adapter and encoder start this model."""
-
-    init: str | None = None
-    frozen_encoder_examples: int = 0
-
-    def __post_init__(self) -> None:
-        if self.frozen_encoder_examples < 0:
-            raise ValueError(f"finetune.frozen_encoder_examples: expected >= 0, got {self.frozen_encoder_examples}")
-        if self.frozen_encoder_examples and not self.init:
-            raise ValueError(
-                "finetune.frozen_encoder_examples: expected finetune.init (a frozen random encoder), got none"
-            )
-
-
-class IndexedExamples(Dataset):
-    """Adds each item's stream index (``"index"``), so the task knows how far training has gone."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {**self.dataset[index], "index": torch.tensor(index)}
-
-
-class EncoderFreeze:
-    """A forward hook that detaches the encoder's output while ``active``: no gradient reaches the encoder or
-    the input adapter, so the optimizer leaves them as they are (single process: DDP needs every gradient)."""
-
-    def __init__(self, model: PerceiverIO) -> None:
-        self.active = False
-        model.encoder.register_forward_hook(self._hook)
-
-    def _hook(self, module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
-        return output.detach() if self.active and module.training else output
 
 
 def model_for(model: ModelSection, source: LoadedSource) -> ModelSection:
@@ -116,22 +75,16 @@ class TextClassificationTask:
         max_seq_len = self.model_cfg.arguments().get("max_seq_len")
         if isinstance(max_seq_len, int) and data.seq_len > max_seq_len:
             raise ValueError(f"data.seq_len: expected at most model.max_seq_len={max_seq_len}, got {data.seq_len}")
-        self.data_cfg, self.finetune, self.seed = data, finetune or FinetuneConfig(), seed
+        self.data_cfg, self.finetuned, self.seed = data, Finetuned(finetune), seed
         self.regression = self.source.classes is None
         self.scores = Scores(self.source.metrics, None if self.regression else self.source.num_outputs)
-        self._freeze: EncoderFreeze | None = None
 
     def examples(self, split: str) -> TextExamples | None:
         rows = self.source.splits.get(split)
         return TextExamples(rows, self.data_cfg.seq_len, self.regression) if rows else None
 
     def build_model(self) -> PerceiverIO:
-        model = self.model_cfg.build()
-        if self.finetune.init:
-            print(copy_encoder(model, self.finetune.init).report(), flush=True)
-        if self.finetune.frozen_encoder_examples:
-            self._freeze = EncoderFreeze(model)
-        return model
+        return self.finetuned.build(self.model_cfg)
 
     def model_config(self, model: PerceiverIO) -> dict[str, Any]:
         return model.config.to_dict()
@@ -139,15 +92,13 @@ class TextClassificationTask:
     def train_dataset(self) -> Dataset:
         train = self.examples("train")
         assert train is not None  # every source has training rows
-        stream = EndlessDataset(train, self.seed)
-        return IndexedExamples(stream) if self._freeze is not None else stream
+        return self.finetuned.train_dataset(EndlessDataset(train, self.seed))
 
     def eval_dataset(self) -> Dataset | None:
         return self.examples("eval")
 
     def loss(self, model: nn.Module, batch: Batch) -> TaskOutput:
-        if self._freeze is not None and "index" in batch:
-            self._freeze.active = int(batch["index"].max()) < self.finetune.frozen_encoder_examples
+        self.finetuned.follow(batch)
         input_ids, mask = trim_padding(batch)  # type: ignore[arg-type]
         output = model(input_ids, mask)
         labels = batch["labels"]

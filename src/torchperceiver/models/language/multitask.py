@@ -18,20 +18,14 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import ConcatDataset, Dataset
+from torch.utils.data import Dataset
 
 from torchperceiver.core.model import PerceiverIO
-from torchperceiver.models.language.classification import (
-    EncoderFreeze,
-    FinetuneConfig,
-    IndexedExamples,
-    output_loss,
-    score_split,
-)
+from torchperceiver.models.language.classification import output_loss, score_split
 from torchperceiver.models.language.examples import TextExamples, trim_padding
 from torchperceiver.models.language.metrics import Scores
 from torchperceiver.models.language.sources import TextSource, load_source
-from torchperceiver.models.language.warmstart import copy_encoder
+from torchperceiver.models.language.warmstart import FinetuneConfig, Finetuned
 from torchperceiver.presets import ModelSection
 from torchperceiver.training.task import Batch, TaskOutput, register_task
 
@@ -76,6 +70,23 @@ class MixedTasks(Dataset):
         return self.datasets[task][int(rng.integers(len(self.datasets[task])))]
 
 
+class Interleaved(Dataset):
+    """The tasks' held-out sets taken in turn (task 0's first example, task 1's first, …, task 0's second, …),
+    so the first ``eval_batches`` that the trainer scores hold every task, in equal shares while they last."""
+
+    def __init__(self, datasets: list[TextExamples]) -> None:
+        self.datasets = datasets
+        longest = max(len(d) for d in datasets)
+        self.order = [(t, k) for k in range(longest) for t, d in enumerate(datasets) if k < len(d)]
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        t, k = self.order[index]
+        return self.datasets[t][k]
+
+
 def mixing_probabilities(data: MultiTaskDataConfig, sizes: list[int]) -> np.ndarray:
     weights = np.array(
         data.weights if data.weights is not None else sizes if data.mix == "proportional" else [1.0] * len(sizes),
@@ -106,10 +117,9 @@ class TextMultiTaskTask:
         max_seq_len = arguments.get("max_seq_len")
         if isinstance(max_seq_len, int) and data.seq_len > max_seq_len:
             raise ValueError(f"data.seq_len: expected at most model.max_seq_len={max_seq_len}, got {data.seq_len}")
-        self.data_cfg, self.finetune, self.seed = data, finetune or FinetuneConfig(), seed
+        self.data_cfg, self.finetuned, self.seed = data, Finetuned(finetune), seed
         self.scores = [Scores(s.metrics, None if s.classes is None else s.num_outputs) for s in self.sources]
         self.probabilities = mixing_probabilities(data, [len(s.splits["train"]) for s in self.sources])
-        self._freeze: EncoderFreeze | None = None
 
     def examples(self, t: int, split: str) -> TextExamples | None:
         rows = self.sources[t].splits.get(split)
@@ -117,12 +127,7 @@ class TextMultiTaskTask:
         return TextExamples(rows, self.data_cfg.seq_len, regression, task_index=t) if rows else None
 
     def build_model(self) -> PerceiverIO:
-        model = self.model_cfg.build()
-        if self.finetune.init:
-            print(copy_encoder(model, self.finetune.init).report(), flush=True)
-        if self.finetune.frozen_encoder_examples:
-            self._freeze = EncoderFreeze(model)
-        return model
+        return self.finetuned.build(self.model_cfg)
 
     def model_config(self, model: PerceiverIO) -> dict[str, Any]:
         return model.config.to_dict()
@@ -130,15 +135,14 @@ class TextMultiTaskTask:
     def train_dataset(self) -> Dataset:
         datasets = [self.examples(t, "train") for t in range(len(self.sources))]
         mixed = MixedTasks([d for d in datasets if d is not None], self.probabilities, self.seed)
-        return IndexedExamples(mixed) if self._freeze is not None else mixed
+        return self.finetuned.train_dataset(mixed)
 
     def eval_dataset(self) -> Dataset | None:
         datasets = [d for t in range(len(self.sources)) if (d := self.examples(t, "eval")) is not None]
-        return ConcatDataset(datasets) if datasets else None
+        return Interleaved(datasets) if datasets else None
 
     def loss(self, model: nn.Module, batch: Batch) -> TaskOutput:
-        if self._freeze is not None and "index" in batch:
-            self._freeze.active = int(batch["index"].max()) < self.finetune.frozen_encoder_examples
+        self.finetuned.follow(batch)
         input_ids, mask = trim_padding(batch)  # type: ignore[arg-type]
         outputs = model(input_ids, mask)
         task, labels = batch["task"], batch["labels"]

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 from torchperceiver.models.language.fortunes import FORTUNES_ROOT, MIN_TOPIC_QUOTES, fortune_splits
 from torchperceiver.models.language.glue import glue_layout, read_glue
+from torchperceiver.models.language.hf_datasets import read_hf
 from torchperceiver.models.language.metrics import check_metrics
 from torchperceiver.models.language.tables import Columns, LabelledText, label_names, read_labelled
 
-SourceFormat = Literal["table", "glue", "fortunes"]
+SourceFormat = Literal["table", "glue", "fortunes", "hf"]
 
 
 @dataclass
@@ -32,6 +33,9 @@ class TextSource:
     * ``format: table``: CSV / TSV / JSONL files ``train``, ``eval`` (optional) and ``test`` (optional) with
       columns ``text`` (+ ``text_pair``) and ``label``; ``labels`` lists the classes (default: the sorted labels
       of the train file); ``regression: true`` reads the label as a number. ``task`` names the task.
+    * ``format: hf``: Hugging Face ``datasets`` (extra ``hf``): ``path`` a hub name or dataset directory and
+      ``subset`` its configuration, ``train``/``eval``/``test`` split names; or, without ``path``, local
+      parquet / arrow / JSON / CSV files (``hf_datasets.py``). Columns and labels as for ``table``.
 
     ``metrics``: what to report (default: GLUE's for the task; ``accuracy`` for classes, ``pearson`` and
     ``spearman`` for regression). ``max_train_examples`` keeps N training examples drawn at random (a fixed draw).
@@ -51,6 +55,7 @@ class TextSource:
     metrics: list[str] | None = None
     max_train_examples: int | None = None
     min_topic_quotes: int = MIN_TOPIC_QUOTES
+    subset: str | None = None
 
 
 @dataclass
@@ -76,11 +81,11 @@ def load_source(source: TextSource, where: str = "data") -> LoadedSource:
     elif source.format == "fortunes":
         classes, splits = fortune_splits(source.task, source.path or FORTUNES_ROOT, source.min_topic_quotes)
         default_metrics = ("accuracy",)
-    elif source.format == "table":
-        classes, splits = _read_tables(source, where)
+    elif source.format in ("table", "hf"):
+        classes, splits = _read_tables(source, where) if source.format == "table" else read_hf(source, where)
         default_metrics = ("accuracy",) if classes is not None else ("pearson", "spearman")
     else:
-        raise ValueError(f"{where}.format: expected one of ['table', 'glue', 'fortunes'], got {source.format!r}")
+        raise ValueError(f"{where}.format: expected one of {list(get_args(SourceFormat))}, got {source.format!r}")
     metrics = tuple(source.metrics) if source.metrics else tuple(default_metrics)
     check_metrics(metrics, None if classes is None else len(classes), f"{where}.metrics")
     if source.max_train_examples is not None:

@@ -7,6 +7,11 @@ shuffle buffer. The whole position — epoch, file, byte offset or row, the unfi
 and its generator — is ``state_dict()``: the trainer saves it in each checkpoint and a resumed run reads
 exactly the windows an uninterrupted one would. Reading must stay in the training process
 (``train.num_workers: 0``): a worker's copy of the position never reaches a checkpoint.
+
+``hf:NAME[:SUBSET]`` streams the train split of a Hugging Face dataset instead (a hub name or a local
+dataset directory; the optional extra ``hf``): ``datasets`` splits its shards over the ranks and its own
+``state_dict`` is the position. Its shuffle buffer is not used (``datasets`` does not save it, so a resume
+would not be exact); the window buffer here does the shuffling.
 """
 
 from __future__ import annotations
@@ -25,6 +30,16 @@ from torchperceiver.models.language.masking import mask_words
 from torchperceiver.tokenizer import BYTE_OFFSET, SEP
 
 SUFFIXES = (".txt", ".jsonl", ".parquet")
+HF_PREFIX = "hf:"
+
+
+def document_stream(
+    corpus: str, text_field: str, seed: int, rank: int = 0, world_size: int = 1
+) -> DocumentStream | HubDocumentStream:
+    """This rank's documents of ``corpus``: shard files (``shard_files``) or ``hf:NAME[:SUBSET]``."""
+    if corpus.startswith(HF_PREFIX):
+        return HubDocumentStream(corpus[len(HF_PREFIX) :], text_field, rank, world_size)
+    return DocumentStream(shard_files(corpus), text_field, seed, rank, world_size)
 
 
 def shard_files(pattern: str) -> list[Path]:
@@ -124,6 +139,45 @@ def _parquet_rows(path: Path, field: str, start: int) -> Iterator[tuple[int, byt
                 yield row, (text or "").encode("utf-8")
 
 
+class HubDocumentStream:
+    """The train split of a Hugging Face dataset, streamed endlessly (one pass per epoch, in the dataset's order)."""
+
+    def __init__(self, spec: str, text_field: str, rank: int = 0, world_size: int = 1) -> None:
+        from torchperceiver.models.language.hf_datasets import require_datasets
+
+        datasets = require_datasets("data.corpus")
+        from datasets.distributed import split_dataset_by_node
+
+        name, _, subset = spec.partition(":")
+        if not name:
+            raise ValueError(f"data.corpus: expected hf:NAME or hf:NAME:SUBSET, got {HF_PREFIX + spec!r}")
+        stream = datasets.load_dataset(name, subset or None, split="train", streaming=True)
+        if text_field not in (stream.column_names or [text_field]):
+            raise ValueError(
+                f"data.text_field: expected a column of {name} in {stream.column_names}, got {text_field!r}"
+            )
+        self.dataset = split_dataset_by_node(stream, rank=rank, world_size=world_size)
+        self.text_field, self.epoch = text_field, 0
+        self._start = self.dataset.state_dict()  # a pass from the beginning
+
+    def documents(self) -> Iterator[bytes]:
+        """From the current position on (``load_state_dict`` sets where the next pass starts)."""
+        while True:
+            for record in self.dataset:
+                text = record.get(self.text_field)
+                if isinstance(text, str) and text.strip():
+                    yield text.encode("utf-8")
+            self.epoch += 1
+            self.dataset.load_state_dict(self._start)  # a loaded position holds for one pass only
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "dataset": self.dataset.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch = state["epoch"]
+        self.dataset.load_state_dict(state["dataset"])
+
+
 class StreamingWindows(Dataset):
     """Masked windows of ``seq_len`` ids from a ``DocumentStream`` through a shuffle buffer of ``buffer`` windows.
 
@@ -131,7 +185,9 @@ class StreamingWindows(Dataset):
     request taking the next window of the stream.
     """
 
-    def __init__(self, stream: DocumentStream, seq_len: int, mask_prob: float, buffer: int, seed: int) -> None:
+    def __init__(
+        self, stream: DocumentStream | HubDocumentStream, seq_len: int, mask_prob: float, buffer: int, seed: int
+    ) -> None:
         if buffer < 1:
             raise ValueError(f"data.shuffle_buffer: expected a positive int, got {buffer}")
         self.stream, self.seq_len, self.mask_prob, self.buffer_size, self.seed = (

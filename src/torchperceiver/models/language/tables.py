@@ -102,19 +102,32 @@ def read_labelled(
 
     ``label_aliases`` maps raw label strings to class names (e.g. GLUE's ``"1"`` → ``"acceptable"``).
     """
-    out = []
-    index = {name: i for i, name in enumerate(classes)} if classes is not None else None
-    for line, row in read_rows(path, header):
-        where = f"{path} line {line}"
-        text = cell(row, columns.text, where)
-        if not text.strip():
-            raise ValueError(f"{where}: expected a text in column {columns.text!r}, got an empty one")
-        pair = cell(row, columns.text_pair, where) if columns.text_pair is not None else None
-        raw = cell(row, columns.label, where).strip()
-        out.append(LabelledText(text, pair, _label(raw, index, label_aliases, where)))
+    index = class_index(classes)
+    out = [labelled(row, columns, index, f"{path} line {line}", label_aliases) for line, row in read_rows(path, header)]
     if not out:
         raise ValueError(f"{path}: expected at least one row, got none")
     return out
+
+
+def class_index(classes: Sequence[str] | None) -> dict[str, int] | None:
+    """Class name → label index; ``None`` (a regression) stays ``None``."""
+    return {name: i for i, name in enumerate(classes)} if classes is not None else None
+
+
+def labelled(
+    row: dict[str, str] | list[str],
+    columns: Columns,
+    index: dict[str, int] | None,
+    where: str,
+    label_aliases: dict[str, str] | None = None,
+) -> LabelledText:
+    """One row as a ``LabelledText`` (``index`` from ``class_index``); errors name ``where``."""
+    text = cell(row, columns.text, where)
+    if not text.strip():
+        raise ValueError(f"{where}: expected a text in column {columns.text!r}, got an empty one")
+    pair = cell(row, columns.text_pair, where) if columns.text_pair is not None else None
+    raw = cell(row, columns.label, where).strip()
+    return LabelledText(text, pair, _label(raw, index, label_aliases, where))
 
 
 def _label(raw: str, index: dict[str, int] | None, aliases: dict[str, str] | None, where: str) -> int | float:
