@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -131,6 +132,7 @@ def _train(args: argparse.Namespace) -> int:
         run_dir = args.out or Path(RUNS_DIR) / rec.name
         _check_new_run_dir(run_dir)
     task = rec.build_task()
+    trainer: Trainer | None = None
     try:
         trainer = Trainer(task, rec.optim, rec.train, run_dir)
         main_rank = trainer.info.is_main
@@ -166,6 +168,10 @@ def _train(args: argparse.Namespace) -> int:
             _say(_summary(result, run_dir))
         return 0
     finally:
+        # DDP's reducer holds the process group: freed after the group was destroyed, its gloo threads could wait
+        # for ever on a peer that had already exited (seen as a rare hang at the end of a finished run).
+        del trainer
+        gc.collect()
         distributed.teardown()
 
 
