@@ -139,3 +139,14 @@ def test_streamed_mlm_run_resumes_to_the_same_batches_and_weights(tmp_path):
     assert got_data[0]["stream"] == data[0]["stream"] and got_data[0]["rng"] == data[0]["rng"]
     assert all(torch.equal(a, b) for a, b in zip(got_data[0]["buffer"], data[0]["buffer"], strict=True))
     assert all(torch.equal(got_weights[k], weights[k]) for k in weights), "the same windows, other weights"
+
+
+def test_an_mlm_recipe_streams_an_hf_dataset(tmp_path, monkeypatch):
+    """``data.corpus=hf:DIR`` reaches the MLM task: a streamed run trains on a local dataset directory."""
+    pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    corpus = _write_shards(tmp_path / "c", ("jsonl",))
+    overrides = [*TINY, "data.streaming=true", f"data.corpus=hf:{corpus}", "data.shuffle_buffer=16", "data.seq_len=32"]
+    overrides += ["train.steps=2", "train.eval_every=100", "train.checkpoint_every=2", "data.baseline_bytes=20000"]
+    finished_run(tmp_path, overrides)
+    assert (tmp_path / "run" / "checkpoints" / "step-00000002").is_dir()

@@ -29,7 +29,7 @@ from torchperceiver.models.language.masking import (
     mask_words,
     word_ids,
 )
-from torchperceiver.models.language.streaming import DocumentStream, StreamingWindows, shard_files
+from torchperceiver.models.language.streaming import StreamingWindows, document_stream
 from torchperceiver.presets import ModelSection
 from torchperceiver.tokenizer import BYTE_OFFSET, MASK, VOCAB_SIZE, ByteTokenizer
 from torchperceiver.training.task import Batch, TaskOutput, register_task
@@ -158,14 +158,14 @@ def streamed_windows(data: MLMDataConfig, seed: int) -> StreamingWindows:
     import torch.distributed as dist
 
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
-    stream = DocumentStream(shard_files(data.corpus), data.text_field, seed, rank, world)
+    stream = document_stream(data.corpus, data.text_field, seed, rank, world)
     return StreamingWindows(stream, data.seq_len, data.mask_prob, data.shuffle_buffer, seed)
 
 
 def stream_sample(data: MLMDataConfig, seed: int) -> np.ndarray:
     """The first ``baseline_bytes`` of the stream (rank 0's order): what the baselines are counted on."""
     docs, size = [], 0
-    for doc in DocumentStream(shard_files(data.corpus), data.text_field, seed).documents():
+    for doc in document_stream(data.corpus, data.text_field, seed).documents():
         docs.append(doc)
         size += len(doc)
         if size >= data.baseline_bytes:
