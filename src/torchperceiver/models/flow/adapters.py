@@ -52,15 +52,30 @@ class FlowContext(Context):
     features: torch.Tensor
 
 
+def standardize_frames(frames: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
+    """``[B, 2, 3, H, W]`` with every colour channel of every frame shifted and scaled to zero mean and unit
+    standard deviation over the frame (``eps`` keeps flat frames finite). A global brightness, contrast or
+    colour change between the two frames disappears, and the small motion signal is not swamped by it."""
+    mean = frames.mean(dim=(-2, -1), keepdim=True)
+    std = frames.std(dim=(-2, -1), keepdim=True)
+    return (frames - mean) / (std + eps)
+
+
 @dataclass
 class FlowInputConfig(InputAdapterConfig):
-    """``train_size`` is both the only accepted frame size and the Fourier features' maximum resolution."""
+    """``train_size`` is both the only accepted frame size and the Fourier features' maximum resolution.
+
+    ``normalize``: standardise each colour channel of each frame before taking patches (``standardize_frames``;
+    not in the released model, which reads [-1, 1] frames as they are). Small models trained from scratch need
+    it: without it the photometric change between the frames swamps the motion signal (docs/flow.md).
+    """
 
     kind = "flow_input"
     context_type: ClassVar[type[Context]] = FlowContext
     train_size: tuple[int, int] = (368, 496)
     num_bands: int = 64
     patch_dim: int = 64
+    normalize: bool = False
 
     @property
     def num_channels(self) -> int:
@@ -104,6 +119,8 @@ class FlowInput(InputAdapter):
         if attention_mask is not None:
             raise ValueError("attention_mask: expected None (every pixel of a frame pair is real), got a tensor")
         batch, height, width = frames.shape[0], frames.shape[3], frames.shape[4]
+        if self.cfg.normalize:
+            frames = standardize_frames(frames)
         features = self.patch_proj(flow_patches(frames))
         positions = self.positions((height, width), device=frames.device).to(features.dtype)
         x = torch.cat([features, positions.expand(batch, -1, -1)], dim=-1)

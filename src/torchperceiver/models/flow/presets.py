@@ -24,6 +24,7 @@ def optical_flow(
     num_cross_heads: int = 1,
     num_bands: int = 64,
     patch_dim: int = 64,
+    normalize_frames: bool = False,
     decoder_chunk_size: int | None = DEFAULT_CHUNK_SIZE,
     activation: Activation = "gelu_tanh",
     attention_dropout: float = 0.0,
@@ -34,8 +35,15 @@ def optical_flow(
     qk/v channels follow the official ``shape_for_attn='kv'`` defaults: the encoder cross-attention works at
     the input width (322), self-attention and the decoder at the latent width (512); all widening factors are 1.
     The decoder has one head and no query residual and decodes ``decoder_chunk_size`` pixels at a time.
+    ``normalize_frames`` (not in the released model) standardises each colour channel of each frame first;
+    small models trained from scratch need it.
     """
-    input_cfg = FlowInputConfig(train_size=as_pair("train_size", train_size), num_bands=num_bands, patch_dim=patch_dim)
+    input_cfg = FlowInputConfig(
+        train_size=as_pair("train_size", train_size),
+        num_bands=num_bands,
+        patch_dim=patch_dim,
+        normalize=normalize_frames,
+    )
     return perceiver(
         input_cfg,
         FlowOutputConfig(query_dim=input_cfg.num_channels),
