@@ -130,6 +130,25 @@ def test_samples_per_patch_sets_the_audio_positions_and_queries():
     assert full["audio"].shape == (2, 128) and part["audio"].shape == (2, 64)
 
 
+def test_video_patch_sets_the_video_positions_not_the_pixel_queries():
+    released = tp.build("multimodal-ae", **SMALL_PRESET)
+    model = tp.build("multimodal-ae", **SMALL_PRESET, video_patch=[2, 8, 4]).eval()
+    video = model.input_adapter.modalities["image"]
+    assert video.cfg.patch_size == (2, 8, 4) and video.cfg.max_resolution == (1, 2, 4)
+    assert video.num_channels == 2 * 8 * 4 * 3 + 3 * (2 * 32 + 1)
+    encoded = model.input_adapter(_inputs(2))
+    assert encoded.x.shape[1] == 8 + 128 // 16 + 1  # video, audio and label positions
+    # the pixel queries keep the Fourier resolution of the released 1×4×4 grid
+    assert model.config.output_adapter == released.config.output_adapter
+    with torch.no_grad():
+        out = model(_inputs(2))
+    assert out["image"].shape == (2, 2, 3, 16, 16) and out["audio"].shape == (2, 128)
+    with pytest.raises(ValueError, match=r"num_frames, image_size: expected multiples of the 1×3×4 video patch"):
+        tp.build("multimodal-ae", **SMALL_PRESET, video_patch=(1, 3, 4))
+    with pytest.raises(ValueError, match=r"video_patch: expected 3 values, got 2"):
+        tp.build("multimodal-ae", **SMALL_PRESET, video_patch=(4, 4))
+
+
 def test_unimodal_autoencoders():
     audio = tp.PerceiverIO(
         tp.PerceiverConfig(
@@ -207,5 +226,5 @@ def test_bad_attention_mask_and_config():
         model(_inputs(2), attention_mask=torch.ones(2, 136, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"label_mask_prob: expected a probability in \[0, 1\], got 1.5"):
         tp.build("multimodal-ae", label_mask_prob=1.5)
-    with pytest.raises(ValueError, match=r"image_size: expected multiples of the 4×4 patch"):
+    with pytest.raises(ValueError, match=r"multiples of the 1×4×4 video patch, got 16 frames of 224×222"):
         tp.build("multimodal-ae", image_size=(224, 222))

@@ -20,6 +20,7 @@ SMALL = dict(
     num_self_heads=2,
     num_frames=4,
     image_size=(16, 16),
+    video_patch=(1, 8, 8),  # as multimodal-tiny: few, large video patches
     num_samples=2560,  # 16 kHz at 25 fps
     num_classes=2,
     audio_num_bands=4,
@@ -104,9 +105,10 @@ def test_psnr_and_compression():
     assert psnr(x + 0.02, x).item() == pytest.approx(10 * torch.log10(torch.tensor(4 / 0.0004)).item())
     model = build("multimodal-ae", **SMALL)
     sizes = compression(model, model.example_inputs(1)[0])
-    assert sizes.positions == 4 * 4 * 4 + 2560 // 16 + 1 and sizes.latent_values == 8 * 32
-    assert sizes.video_positions == 64 and sizes.signal_values == 4 * 3 * 16 * 16 + 2560 + 2
-    assert sizes.paper_ratio == pytest.approx(64 * sizes.channels / 256)
+    assert sizes.positions == 4 * 2 * 2 + 2560 // 16 + 1 and sizes.latent_values == 8 * 32  # 8×8 video patches
+    assert sizes.video_positions == 16 and sizes.signal_values == 4 * 3 * 16 * 16 + 2560 + 2
+    assert sizes.channels == 8 * 8 * 3 + 3 * (2 * 4 + 1) + 4  # patch, Fourier features, minimum padding
+    assert sizes.paper_ratio == pytest.approx(16 * sizes.channels / 256)
 
 
 def test_short_run_then_predict_reconstruct(tmp_path, clip_path, write_video, capsys):

@@ -6,6 +6,7 @@ from torchperceiver.adapters.audio import AudioInputConfig, AudioOutputConfig
 from torchperceiver.adapters.label import ClassificationOutputConfig, LabelInputConfig
 from torchperceiver.adapters.multimodal import MultimodalInputConfig, MultimodalOutputConfig
 from torchperceiver.adapters.video import VideoInputConfig, VideoOutputConfig
+from torchperceiver.core.checks import as_triple
 from torchperceiver.core.config import DecoderConfig
 from torchperceiver.core.layers import Activation
 from torchperceiver.core.model import PerceiverIO
@@ -29,6 +30,7 @@ def multimodal_ae(
     image_size: tuple[int, int] = (224, 224),
     num_samples: int = 30720,
     samples_per_patch: int = SAMPLES_PER_PATCH,
+    video_patch: tuple[int, int, int] = VIDEO_PATCH,
     num_classes: int = 700,
     labels: tuple[str, ...] = (),
     audio_num_bands: int = 192,
@@ -50,18 +52,20 @@ def multimodal_ae(
     chance the label is replaced by its mask token in training (paper: 0.5), ``eval_label_mask_prob`` in
     eval mode (official colab and HF: 1.0, so the label is predicted from video and audio alone).
     ``samples_per_patch``: audio samples per input position and per output query (released: 16).
+    ``video_patch``: (frames, rows, columns) of the video's input patches (released: 1×4×4). Larger patches
+    mean fewer video positions competing with the audio for the latents' attention (docs/multimodal.md); the
+    pixel queries keep the Fourier resolution of the 1×4×4 grid, as released.
     ``qk_channels``/``v_channels`` set the encoder's attention widths (``None``: the official defaults, the
     input width 704 for the cross-attention); a smaller one lets ``num_cross_heads`` divide it.
     """
-    height, width = image_size
-    _, patch_h, patch_w = VIDEO_PATCH
-    if height % patch_h or width % patch_w:
-        raise ValueError(f"image_size: expected multiples of the {patch_h}×{patch_w} patch, got {tuple(image_size)}")
-    grid = (num_frames, height // patch_h, width // patch_w)
+    video_patch = as_triple("video_patch", video_patch)
+    size = (num_frames, *image_size)
+    grid = _patch_grid(size, VIDEO_PATCH)
+    input_grid = _patch_grid(size, video_patch) if video_patch != VIDEO_PATCH else grid
     inputs = MultimodalInputConfig(
         modalities={
             "audio": AudioInputConfig(samples_per_patch, audio_num_bands, num_samples),
-            "image": VideoInputConfig(3, VIDEO_PATCH, image_num_bands, grid),
+            "image": VideoInputConfig(3, video_patch, image_num_bands, input_grid),
             "label": LabelInputConfig(num_classes),
         },
         mask_probs={"label": label_mask_prob},
@@ -94,3 +98,14 @@ def multimodal_ae(
         attention_dropout=attention_dropout,
         activation_checkpointing=activation_checkpointing,
     )
+
+
+def _patch_grid(size: tuple[int, ...], patch: tuple[int, int, int]) -> tuple[int, int, int]:
+    """(frames, rows, columns) of ``patch``-sized blocks in a ``size`` (frames, height, width) video."""
+    if any(n % p for n, p in zip(size, patch, strict=True)):
+        raise ValueError(
+            f"num_frames, image_size: expected multiples of the {'×'.join(map(str, patch))} video patch, got "
+            f"{size[0]} frames of {size[1]}×{size[2]}"
+        )
+    frames, rows, columns = (n // p for n, p in zip(size, patch, strict=True))
+    return frames, rows, columns
