@@ -61,7 +61,7 @@ def multimodal_ae(
     video_patch = as_triple("video_patch", video_patch)
     size = (num_frames, *image_size)
     grid = _patch_grid(size, VIDEO_PATCH)
-    input_grid = _patch_grid(size, video_patch) if video_patch != VIDEO_PATCH else grid
+    input_grid = _patch_grid(size, video_patch)
     inputs = MultimodalInputConfig(
         modalities={
             "audio": AudioInputConfig(samples_per_patch, audio_num_bands, num_samples),
