@@ -98,14 +98,17 @@ def flops_of(case: Case, impl: Impl, mode: Mode) -> int:
     return count_flops(lambda: case.loss(impl.forward(impl.model, case.inputs), case.inputs).backward())
 
 
-def model_flops(case: Case, impl: Impl, mode: Mode) -> int:
+def model_flops(case: Case, impl: Impl, mode: Mode, fold: bool = True) -> int:
     """Counted on a meta-device copy: no memory and no compute, so released shapes cost nothing to count (HF
     itself cannot run on meta tensors: it reads values on the host). Attention runs unpadded through the math
-    kernel, so torchperceiver's count is the model's own, equal to HF's plain matmuls (see the smoke tests)."""
+    kernel, so torchperceiver's count is the model's own; with ``fold=False`` (every key and value projected)
+    it equals HF's plain matmuls (see the smoke tests)."""
     meta = copy.deepcopy(impl.model).to("meta")
     for module in meta.modules():
         if isinstance(module, MultiHeadAttention):
             module.qk_pad = module.v_pad = 0
+            module.fold_pad = 1  # the constant channel only
+            module.fold = fold
     meta_case = dataclasses.replace(case, inputs=to_device(case.inputs, torch.device("meta")))
     with sdpa_kernel(SDPBackend.MATH):
         return flops_of(meta_case, Impl(meta, impl.forward), mode)
@@ -211,8 +214,10 @@ def prepare(case: Case, device: torch.device, compile_ours: bool) -> None:
         case.impls[OURS + " (compiled)"] = Impl(compiled, ours.forward, modes=ours.modes, flops_like=OURS)
     case.flops = {}
     for mode in case.modes:
-        counts = {name: model_flops(case, impl, mode) for name, impl in case.impls.items() if impl.flops_like is None}
-        case.flops[mode] = {name: counts[impl.flops_like or name] for name, impl in case.impls.items()}
+        case.flops[mode] = {
+            name: model_flops(case, case.impls[impl.flops_like or name], mode, fold=name != HF)
+            for name, impl in case.impls.items()
+        }
     case.inputs = to_device(case.inputs, device)
     for impl in case.impls.values():
         impl.model.to(device)

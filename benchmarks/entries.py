@@ -278,7 +278,7 @@ def multimodal_ae(size: Size) -> Case:
     """Kinetics autoencoder (784 × 512 latents; 16 × 224² video, 30,720 audio samples, 700 classes). Training
     decodes the paper's subset (512 pixels, 512 audio patches, the label); inference decodes everything."""
     transformers = transformers_module()
-    layers, frames, image, classes = _pick(size, (8, 16, 224, 700), (2, 2, 64, 700), (1, 2, 16, 10))
+    layers, frames, image, classes = _pick(size, (8, 16, 224, 700), (2, 16, 64, 700), (1, 2, 16, 10))
     widths = dict(num_latents=784, d_latents=512) if size != "tiny" else dict(num_latents=16, d_latents=64)
     config = transformers.PerceiverConfig(
         num_blocks=1,

@@ -79,3 +79,63 @@ def test_bf16_autocast_close_to_fp32():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         low = layer(*args)
     torch.testing.assert_close(low.float(), layer(*args), atol=5e-2, rtol=5e-2)
+
+
+FOLD_CASES = [  # (q_dim, kv_dim, qk, v, heads, queries, keys): where folding is the cheaper way
+    (1024, 1024, 1024, 1024, 1, 1, 64),  # a class query over the latents (vision decoder)
+    (64, 261, 261, 261, 1, 8, 96),  # latents over pixels ⊕ Fourier features (vision encoder)
+    (48, 20, 12, 30, 3, 2, 40),  # several heads, odd widths
+    (32, 24, 16, 16, 2, 1, 50),  # kv width already a multiple of 8: one more group for the constant channel
+]
+
+
+@pytest.mark.parametrize(("q_dim", "kv_dim", "qk", "v", "heads", "queries", "keys"), FOLD_CASES)
+@pytest.mark.parametrize("pad", [True, False])
+def test_folded_attention_equals_projected_with_gradients(q_dim, kv_dim, qk, v, heads, queries, keys, pad):
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(
+        q_dim, kv_dim, qk_channels=qk, v_channels=v, out_dim=q_dim, num_heads=heads, pad_head_dim=pad
+    ).double()
+    for p in attn.parameters():
+        torch.nn.init.normal_(p, std=0.3)  # nonzero biases, so the constant channel matters
+    x_q = torch.randn(2, queries, q_dim, dtype=torch.double, requires_grad=True)
+    x_kv = torch.randn(2, keys, kv_dim, dtype=torch.double, requires_grad=True)
+    mask = torch.rand(2, keys) > 0.3
+    mask[1] = False  # a row with no valid key: zeros either way
+    q_mask = torch.rand(2, queries) > 0.2
+
+    def run(fold: bool):
+        attn.fold = fold
+        assert attn._folds(x_q, x_kv) is fold
+        attn.zero_grad()
+        x_q.grad = x_kv.grad = None
+        out = attn(x_q, x_kv, mask, q_mask)
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        grads = {name: p.grad.clone() for name, p in attn.named_parameters()}
+        return out, x_q.grad.clone(), x_kv.grad.clone(), grads
+
+    folded, projected = run(True), run(False)
+    torch.testing.assert_close(folded[:3], projected[:3], rtol=1e-9, atol=1e-10)
+    for name in projected[3]:  # every parameter gets its gradient (DDP needs all of them used), b_k's being ~0
+        torch.testing.assert_close(folded[3][name], projected[3][name], rtol=1e-9, atol=1e-10, msg=name)
+
+
+def test_folding_is_chosen_by_cost_only_where_it_saves_work():
+    cls = MultiHeadAttention(1024, 1024, qk_channels=1024, v_channels=1024, out_dim=1024, num_heads=1)
+    assert cls._folds(torch.zeros(2, 1, 1024), torch.zeros(2, 512, 1024))  # one query, 512 keys
+    self_attn = MultiHeadAttention(128, 128, qk_channels=128, v_channels=128, out_dim=128, num_heads=4)
+    assert not self_attn._folds(torch.zeros(2, 64, 128), torch.zeros(2, 64, 128))  # as many queries as keys
+    mlm = MultiHeadAttention(768, 1280, qk_channels=256, v_channels=768, out_dim=768, num_heads=8)
+    assert not mlm._folds(torch.zeros(1, 2048, 768), torch.zeros(1, 256, 1280))  # many queries, few latents
+    cls.fold = False
+    assert not cls._folds(torch.zeros(2, 1, 1024), torch.zeros(2, 512, 1024))
+
+
+def test_folded_attention_under_bf16_autocast_is_close_to_fp32():
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(64, 261, qk_channels=261, v_channels=261, out_dim=64, num_heads=1)
+    x_q, x_kv = torch.randn(2, 4, 64), torch.randn(2, 96, 261)
+    assert attn._folds(x_q, x_kv)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = attn(x_q, x_kv)
+    torch.testing.assert_close(low.float(), attn(x_q, x_kv), rtol=0.05, atol=0.05)
