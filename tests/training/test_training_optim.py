@@ -7,7 +7,15 @@ import pytest
 import torch
 from torch import nn
 
-from torchperceiver.training.optim import Lamb, OptimConfig, build_optimizer, build_scheduler, lr_factor, param_groups
+from torchperceiver.training.optim import (
+    FUSED_ADAMW_DEVICES,
+    Lamb,
+    OptimConfig,
+    build_optimizer,
+    build_scheduler,
+    lr_factor,
+    param_groups,
+)
 
 
 def _lamb_reference(x, grads, lr, betas, eps, wd):
@@ -61,6 +69,26 @@ def test_param_groups_keep_biases_and_norms_out_of_weight_decay():
     assert (decay["weight_decay"], no_decay["weight_decay"]) == (0.01, 0.0)
     adamw = build_optimizer(model, OptimConfig(name="adamw", weight_decay=0.01))
     assert isinstance(adamw, torch.optim.AdamW) and [g["weight_decay"] for g in adamw.param_groups] == [0.01, 0.0]
+
+
+def test_fused_adamw_on_the_cpu_steps_like_the_plain_one():
+    """The trainer asks for the fused kernel on every device in FUSED_ADAMW_DEVICES, the CPU included."""
+    assert "cpu" in FUSED_ADAMW_DEVICES
+    torch.manual_seed(0)
+    plain_model = nn.Sequential(nn.Linear(6, 5), nn.LayerNorm(5))
+    fused_model = nn.Sequential(nn.Linear(6, 5), nn.LayerNorm(5))
+    fused_model.load_state_dict(plain_model.state_dict())
+    cfg = OptimConfig(name="adamw", lr=1e-2, weight_decay=0.01)
+    plain, fused = build_optimizer(plain_model, cfg), build_optimizer(fused_model, cfg, fused=True)
+    assert fused.defaults["fused"] and not plain.defaults["fused"]
+    for _ in range(3):
+        x = torch.randn(4, 6)
+        for model, optimizer in ((plain_model, plain), (fused_model, fused)):
+            model(x).square().sum().backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    for a, b in zip(plain_model.parameters(), fused_model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
 
 
 def test_warmup_then_cosine():

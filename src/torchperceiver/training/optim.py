@@ -150,8 +150,13 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+#: Devices with PyTorch's fused AdamW kernel (one kernel for every parameter's update, no Python loop).
+FUSED_ADAMW_DEVICES = ("cuda", "cpu")
+
+
 def build_optimizer(model: nn.Module, cfg: OptimConfig, fused: bool = False) -> torch.optim.Optimizer:
-    """``fused`` asks for PyTorch's fused AdamW kernel (CUDA); LAMB always runs on ``_foreach`` ops."""
+    """``fused`` asks for PyTorch's fused AdamW kernel (see ``FUSED_ADAMW_DEVICES``); LAMB always runs on
+    ``_foreach`` ops."""
     groups = param_groups(model, cfg.weight_decay)
     if cfg.name == "lamb":
         return Lamb(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)

@@ -35,7 +35,7 @@ from torchperceiver.training.compile import compile_model
 from torchperceiver.training.distributed import Strategy
 from torchperceiver.training.logging import MetricsLogger, Progress, format_metrics
 from torchperceiver.training.metrics import MetricSums
-from torchperceiver.training.optim import OptimConfig, build_optimizer
+from torchperceiver.training.optim import FUSED_ADAMW_DEVICES, OptimConfig, build_optimizer
 from torchperceiver.training.sampler import BatchLayout, EvalSampler, StepSampler
 from torchperceiver.training.schedule import build_schedule
 from torchperceiver.training.task import Batch, Task
@@ -139,7 +139,7 @@ class Trainer:
         if cfg.compile:
             compile_model(self.model)
         self.wrapped = distributed.wrap(self.model, self.info, cfg.distributed)
-        self.optimizer = build_optimizer(self.wrapped, optim, fused=self.info.device.type == "cuda")
+        self.optimizer = build_optimizer(self.wrapped, optim, fused=self.info.device.type in FUSED_ADAMW_DEVICES)
         self.scheduler = build_schedule(self.optimizer, optim, cfg.steps, cfg.restarts)
         self.scaler = torch.amp.GradScaler(self.info.device.type, enabled=cfg.precision == "fp16")
         self.train_sums = MetricSums(self.info.device)
