@@ -27,6 +27,8 @@ HF = "hf-transformers"
 OURS = "torchperceiver"
 LUCIDRAINS = "perceiver-pytorch"
 IGNORE_INDEX = -100
+#: The paper trains without dropout (and torchperceiver's presets have none); HF's configs default to 0.1.
+NO_DROPOUT = dict(attention_probs_dropout_prob=0.0)
 
 
 class Unavailable(Exception):
@@ -87,7 +89,9 @@ def language_mlm(size: Size) -> Case:
     widths = dict(qk_channels=256, v_channels=1280)
     if size == "tiny":
         widths = dict(num_latents=16, d_latents=64, d_model=32, qk_channels=32, v_channels=64)
-    config = transformers.PerceiverConfig(num_self_attends_per_block=layers, max_position_embeddings=seq_len, **widths)
+    config = transformers.PerceiverConfig(
+        num_self_attends_per_block=layers, max_position_embeddings=seq_len, **widths, **NO_DROPOUT
+    )
     hf = transformers.PerceiverForMaskedLM(config)
     ours = convert(hf)
     full = OURS + " (full decode)"
@@ -168,6 +172,7 @@ def _vision(size: Size, hf_class: str, preset: str) -> Case:
         num_labels=1000,
         image_size=image,
         **widths,
+        **NO_DROPOUT,
     )
     hf = getattr(transformers, hf_class)(config)
     reduced = "" if size == "full" else f" ({blocks} × {layers} of 8 × 6 layers)"
@@ -222,6 +227,7 @@ def _flow_models(size: Size, cpu_size: tuple[int, int]) -> tuple[nn.Module, nn.M
         num_cross_attention_heads=1,
         train_size=list(train_size),
         **widths,
+        **NO_DROPOUT,
     )
     hf = transformers.PerceiverForOpticalFlow(config)
     reduced = "" if size == "full" else f" ({layers} of 24 layers)"
@@ -291,6 +297,7 @@ def multimodal_ae(size: Size) -> Case:
         image_size=image // 4,
         output_shape=[1, frames, image, image],
         **widths,
+        **NO_DROPOUT,
     )
     hf = transformers.PerceiverForMultimodalAutoencoding(config)
     samples = frames * config.audio_samples_per_frame
