@@ -74,3 +74,32 @@ def test_masked_decoding_counts_fewer_flops():
     case = ENTRIES["language-mlm"]("tiny")
     full = case.impls[case.impls[HF].flops_like]
     assert compare.model_flops(case, case.impls[OURS], "train") < compare.model_flops(case, full, "train")
+
+
+def test_mlm_bound_finds_context_that_word_statistics_can_fill(tmp_path):
+    """On text that repeats a few sentences, the neighbouring words give the masked word away: the word-context
+    reference must far exceed the context-free one (which knows only word lengths)."""
+    from benchmarks import mlm_bound
+
+    sentences = ["the cat sat on the mat.", "a dog ran to my park.", "we saw it in his car."]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(" ".join(sentences[i % 3] for i in range(3000)))
+    result = mlm_bound.main(["mlm-tiny", "--set", f"data.corpus={corpus}"])
+    assert result["masked_bytes"] > 100
+    assert result["word_context_accuracy"] > 0.8 > result["context_free_accuracy"]
+
+
+def test_mlm_bound_reads_masked_runs_and_neighbours():
+    import numpy as np
+    from benchmarks import mlm_bound
+
+    from torchperceiver.models.language.masking import IGNORE_INDEX
+    from torchperceiver.tokenizer import BYTE_OFFSET, MASK
+
+    text = np.frombuffer(b"ab cd ef", dtype=np.uint8).astype(np.int64) + BYTE_OFFSET
+    labels = np.full(8, IGNORE_INDEX)
+    labels[3:5] = text[3:5]
+    inputs = np.where(labels != IGNORE_INDEX, MASK, text)
+    assert list(mlm_bound.masked_runs(labels)) == [(3, 5)]
+    assert mlm_bound.neighbour(inputs, 2, -1) == b"ab" and mlm_bound.neighbour(inputs, 5, 1) == b"ef"
+    assert mlm_bound.neighbour(inputs, 7, 1) == b"f" and mlm_bound.neighbour(inputs, 8, 1) == b""

@@ -1,0 +1,124 @@
+"""What word statistics alone can fill of an MLM recipe's held-out masked bytes: a reference for the main job.
+
+The context-free baseline (printed at every evaluation) guesses each masked byte from the masked word's
+length and the byte's position in it. This adds the neighbouring words: for each held-out masked word (the
+recipe's own evaluation windows and masks), guess the most frequent training word of the same length between
+the same left and right words, backing off to the left word alone, then the right word alone, then the
+context-free table. No model is trained; it shows how much a model that has memorised which words sit next to
+which could score, i.e. whether a target like "1.5× the context-free baseline" is in the data at all.
+
+    python -m benchmarks.mlm_bound                         # mlm-tiny
+    python -m benchmarks.mlm_bound mlm-tiny --set data.corpus=python-docs
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from torchperceiver.models.language.baselines import MAX_WORD_LEN, context_free_correct
+from torchperceiver.models.language.masking import IGNORE_INDEX, WHITESPACE_IDS
+from torchperceiver.models.language.mlm import MLMTask
+from torchperceiver.tokenizer import BYTE_OFFSET
+
+Context = tuple[bytes, ...]
+
+
+def words(ids: np.ndarray) -> list[bytes]:
+    """The whitespace-delimited words of a stream of byte ids (special tokens split words too)."""
+    text = bytes(np.where(ids >= BYTE_OFFSET, ids - BYTE_OFFSET, ord(" ")).astype(np.uint8))
+    return text.split()
+
+
+def word_tables(train_words: list[bytes]) -> dict[str, dict[Context, Counter]]:
+    """Counts of each word by (left, right, length), (left, length) and (right, length)."""
+    tables: dict[str, dict[Context, Counter]] = {name: defaultdict(Counter) for name in ("both", "left", "right")}
+    padded = [b"", *train_words, b""]
+    for left, word, right in zip(padded[:-2], padded[1:-1], padded[2:], strict=True):
+        length = bytes([min(len(word), 255)])
+        tables["both"][(left, right, length)][word] += 1
+        tables["left"][(left, length)][word] += 1
+        tables["right"][(right, length)][word] += 1
+    return tables
+
+
+def masked_runs(labels: np.ndarray) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each run of labelled positions (a masked word) in one window."""
+    labelled = np.r_[False, labels != IGNORE_INDEX, False]
+    edges = np.flatnonzero(labelled[1:] != labelled[:-1])
+    return zip(edges[::2], edges[1::2], strict=True)
+
+
+def neighbour(inputs: np.ndarray, position: int, step: int) -> bytes:
+    """The unmasked word next to ``position`` in direction ``step`` (±1) within the window, b"" if none."""
+    out, p = [], position
+    while 0 <= p < len(inputs) and inputs[p] in WHITESPACE_IDS:
+        p += step
+    while 0 <= p < len(inputs) and inputs[p] >= BYTE_OFFSET and inputs[p] not in WHITESPACE_IDS:
+        out.append(int(inputs[p]) - BYTE_OFFSET)
+        p += step
+    return bytes(out[::step])
+
+
+def guess(tables: dict[str, dict[Context, Counter]], left: bytes, right: bytes, fallback: bytes) -> bytes:
+    length = bytes([min(len(fallback), 255)])
+    for name, key in (("both", (left, right, length)), ("left", (left, length)), ("right", (right, length))):
+        counts = tables[name].get(key)
+        if counts:
+            return counts.most_common(1)[0][0]
+    return fallback
+
+
+def score(task: MLMTask) -> dict[str, float]:
+    """Masked-byte accuracy of the context-free and the word-context guesses on ``task``'s held-out set."""
+    table = task.word_position_table
+    tables = word_tables(words(task.train_ids))
+    dataset = task.eval_dataset()
+    if dataset is None:
+        raise ValueError("data.eval_fraction: expected a held-out split (> 0), got none")
+    total = context_free = word_context = 0
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        inputs, labels = sample["input_ids"].numpy(), sample["labels"].numpy()
+        total += int((labels != IGNORE_INDEX).sum())
+        context_free += int(context_free_correct(table, torch.from_numpy(labels)[None]))
+        for start, end in masked_runs(labels):
+            length = end - start
+            cells = table[min(length, MAX_WORD_LEN), [min(p, MAX_WORD_LEN) for p in range(length)]]
+            fallback = bytes((cells - BYTE_OFFSET).clamp(0, 255).tolist())
+            word = guess(tables, neighbour(inputs, start - 1, -1), neighbour(inputs, end, 1), fallback)
+            truth = bytes((labels[start:end] - BYTE_OFFSET).tolist())
+            word_context += sum(a == b for a, b in zip(word, truth, strict=False))
+    return {
+        "masked_bytes": total,
+        "context_free_accuracy": context_free / total,
+        "word_context_accuracy": word_context / total,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    from torchperceiver.training import recipe
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("recipe", nargs="?", default="mlm-tiny")
+    p.add_argument("--set", nargs="*", default=[], help="recipe overrides, as for torchperceiver train")
+    args = p.parse_args(argv)
+    task = recipe.load(args.recipe, args.set).build_task()
+    if not isinstance(task, MLMTask):
+        raise SystemExit(f"error: recipe: expected an mlm recipe, got task {type(task).__name__}")
+    result = score(task)
+    ratio = result["word_context_accuracy"] / result["context_free_accuracy"]
+    print(
+        f"{args.recipe}: {result['masked_bytes']} held-out masked bytes; context-free "
+        f"{result['context_free_accuracy']:.3f}; word context {result['word_context_accuracy']:.3f} "
+        f"({ratio:.2f}x the context-free)"
+    )
+    return result
+
+
+if __name__ == "__main__":
+    main()
