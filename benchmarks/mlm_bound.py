@@ -46,7 +46,7 @@ def word_tables(train_words: list[bytes]) -> dict[str, dict[Context, Counter]]:
     return tables
 
 
-def masked_runs(labels: np.ndarray) -> Iterator[tuple[int, int]]:
+def masked_spans(labels: np.ndarray) -> Iterator[tuple[int, int]]:
     """``(start, end)`` of each run of labelled positions (a masked word) in one window."""
     labelled = np.r_[False, labels != IGNORE_INDEX, False]
     edges = np.flatnonzero(labelled[1:] != labelled[:-1])
@@ -86,7 +86,7 @@ def score(task: MLMTask) -> dict[str, float]:
         inputs, labels = sample["input_ids"].numpy(), sample["labels"].numpy()
         total += int((labels != IGNORE_INDEX).sum())
         context_free += int(context_free_correct(table, torch.from_numpy(labels)[None]))
-        for start, end in masked_runs(labels):
+        for start, end in masked_spans(labels):
             length = end - start
             cells = table[min(length, MAX_WORD_LEN), [min(p, MAX_WORD_LEN) for p in range(length)]]
             fallback = bytes((cells - BYTE_OFFSET).clamp(0, 255).tolist())

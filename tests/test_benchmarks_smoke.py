@@ -89,7 +89,7 @@ def test_mlm_bound_finds_context_that_word_statistics_can_fill(tmp_path):
     assert result["word_context_accuracy"] > 0.8 > result["context_free_accuracy"]
 
 
-def test_mlm_bound_reads_masked_runs_and_neighbours():
+def test_mlm_bound_reads_masked_spans_and_neighbours():
     import numpy as np
     from benchmarks import mlm_bound
 
@@ -100,6 +100,6 @@ def test_mlm_bound_reads_masked_runs_and_neighbours():
     labels = np.full(8, IGNORE_INDEX)
     labels[3:5] = text[3:5]
     inputs = np.where(labels != IGNORE_INDEX, MASK, text)
-    assert list(mlm_bound.masked_runs(labels)) == [(3, 5)]
+    assert list(mlm_bound.masked_spans(labels)) == [(3, 5)]
     assert mlm_bound.neighbour(inputs, 2, -1) == b"ab" and mlm_bound.neighbour(inputs, 5, 1) == b"ef"
     assert mlm_bound.neighbour(inputs, 7, 1) == b"f" and mlm_bound.neighbour(inputs, 8, 1) == b""
