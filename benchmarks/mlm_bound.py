@@ -14,6 +14,7 @@ which could score, i.e. whether a target like "1.5× the context-free baseline" 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
@@ -107,10 +108,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("recipe", nargs="?", default="mlm-tiny")
     p.add_argument("--set", nargs="*", default=[], help="recipe overrides, as for torchperceiver train")
     args = p.parse_args(argv)
-    task = recipe.load(args.recipe, args.set).build_task()
-    if not isinstance(task, MLMTask):
-        raise SystemExit(f"error: recipe: expected an mlm recipe, got task {type(task).__name__}")
-    result = score(task)
+    try:
+        task = recipe.load(args.recipe, args.set).build_task()
+        if not isinstance(task, MLMTask):
+            raise ValueError(f"recipe: expected an mlm recipe, got task {type(task).__name__}")
+        result = score(task)
+    except ValueError as err:  # bad recipe, override or corpus: one line, exit code 2 (as the CLI)
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     ratio = result["word_context_accuracy"] / result["context_free_accuracy"]
     print(
         f"{args.recipe}: {result['masked_bytes']} held-out masked bytes; context-free "

@@ -103,3 +103,19 @@ def test_mlm_bound_reads_masked_spans_and_neighbours():
     assert list(mlm_bound.masked_spans(labels)) == [(3, 5)]
     assert mlm_bound.neighbour(inputs, 2, -1) == b"ab" and mlm_bound.neighbour(inputs, 5, 1) == b"ef"
     assert mlm_bound.neighbour(inputs, 7, 1) == b"f" and mlm_bound.neighbour(inputs, 8, 1) == b""
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["nope"], "error: recipe: expected one of"),
+        (["mlm-tiny", "--set", "data.eval_fraction=0"], "error: data.eval_fraction: expected a held-out split"),
+    ],
+)
+def test_mlm_bound_rejects_bad_input_in_one_line(argv, message, capsys):
+    from benchmarks import mlm_bound
+
+    with pytest.raises(SystemExit) as stop:
+        mlm_bound.main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith(message) and err.count("\n") == 1
