@@ -214,10 +214,9 @@ def prepare(case: Case, device: torch.device, compile_ours: bool) -> None:
         case.impls[OURS + " (compiled)"] = Impl(compiled, ours.forward, modes=ours.modes, flops_like=OURS)
     case.flops = {}
     for mode in case.modes:
-        case.flops[mode] = {
-            name: model_flops(case, case.impls[impl.flops_like or name], mode, fold=name != HF)
-            for name, impl in case.impls.items()
-        }
+        twins = {name: (impl.flops_like or name, name != HF) for name, impl in case.impls.items()}
+        counts = {twin: model_flops(case, case.impls[twin[0]], mode, fold=twin[1]) for twin in set(twins.values())}
+        case.flops[mode] = {name: counts[twin] for name, twin in twins.items()}
     case.inputs = to_device(case.inputs, device)
     for impl in case.impls.values():
         impl.model.to(device)
