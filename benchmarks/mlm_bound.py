@@ -7,7 +7,12 @@ the same left and right words, backing off to the left word alone, then the righ
 context-free table. No model is trained; it shows how much a model that has memorised which words sit next to
 which could score, i.e. whether a target like "1.5× the context-free baseline" is in the data at all.
 
+``--min-count N`` trusts only contexts seen at least N times in the training split (rarer ones back off), and
+the report says how often a run of the recipe's ``train.steps`` shows the model each training word masked:
+together they say how much of the reference needs memorising words seen masked only once or twice.
+
     python -m benchmarks.mlm_bound                         # mlm-tiny
+    python -m benchmarks.mlm_bound mlm-tiny --min-count 3 --set train.steps=2400
     python -m benchmarks.mlm_bound mlm-tiny --set data.corpus=python-docs
 """
 
@@ -65,16 +70,34 @@ def neighbour(inputs: np.ndarray, position: int, step: int) -> bytes:
     return bytes(out[::step])
 
 
-def guess(tables: dict[str, dict[Context, Counter]], left: bytes, right: bytes, fallback: bytes) -> bytes:
+def guess(
+    tables: dict[str, dict[Context, Counter]], left: bytes, right: bytes, fallback: bytes, min_count: int = 1
+) -> bytes:
+    """The most frequent word in the first context seen at least ``min_count`` times; ``fallback`` if none."""
     length = bytes([min(len(fallback), 255)])
     for name, key in (("both", (left, right, length)), ("left", (left, length)), ("right", (right, length))):
         counts = tables[name].get(key)
-        if counts:
+        if counts and counts.total() >= min_count:
             return counts.most_common(1)[0][0]
     return fallback
 
 
-def score(task: MLMTask) -> dict[str, float]:
+def masked_exposures(task: MLMTask, steps: int, batch_size: int, samples: int = 2000) -> float:
+    """How many times ``steps`` steps of ``batch_size`` windows show each training word masked, on average:
+    the passes over the training split times the share of in-word bytes that masking hides (counted on the
+    first ``samples`` training windows)."""
+    dataset = task.train_dataset()
+    labelled = in_words = 0
+    for index in range(samples):
+        sample = dataset[index]
+        ids = torch.where(sample["labels"] != IGNORE_INDEX, sample["labels"], sample["input_ids"]).numpy()
+        labelled += int((sample["labels"] != IGNORE_INDEX).sum())
+        in_words += int(((ids >= BYTE_OFFSET) & ~np.isin(ids, WHITESPACE_IDS)).sum())
+    passes = steps * batch_size * task.data_cfg.seq_len / len(task.train_ids)
+    return passes * labelled / max(in_words, 1)
+
+
+def score(task: MLMTask, min_count: int = 1) -> dict[str, float]:
     """Masked-byte accuracy of the context-free and the word-context guesses on ``task``'s held-out set."""
     table = task.word_position_table
     tables = word_tables(words(task.train_ids))
@@ -91,7 +114,8 @@ def score(task: MLMTask) -> dict[str, float]:
             length = end - start
             cells = table[min(length, MAX_WORD_LEN), [min(p, MAX_WORD_LEN) for p in range(length)]]
             fallback = bytes((cells - BYTE_OFFSET).clamp(0, 255).tolist())
-            word = guess(tables, neighbour(inputs, start - 1, -1), neighbour(inputs, end, 1), fallback)
+            left, right = neighbour(inputs, start - 1, -1), neighbour(inputs, end, 1)
+            word = guess(tables, left, right, fallback, min_count)
             truth = bytes((labels[start:end] - BYTE_OFFSET).tolist())
             word_context += sum(a == b for a, b in zip(word, truth, strict=False))
     return {
@@ -107,12 +131,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("recipe", nargs="?", default="mlm-tiny")
     p.add_argument("--set", nargs="*", default=[], help="recipe overrides, as for torchperceiver train")
+    p.add_argument("--min-count", type=int, default=1, help="trust only contexts seen this often in training")
     args = p.parse_args(argv)
     try:
-        task = recipe.load(args.recipe, args.set).build_task()
+        if args.min_count < 1:
+            raise ValueError(f"--min-count: expected a positive int, got {args.min_count}")
+        loaded = recipe.load(args.recipe, args.set)
+        task = loaded.build_task()
         if not isinstance(task, MLMTask):
             raise ValueError(f"recipe: expected an mlm recipe, got task {type(task).__name__}")
-        result = score(task)
+        result = score(task, args.min_count)
+        result["masked_exposures"] = masked_exposures(task, loaded.train.steps, loaded.train.batch_size)
     except ValueError as err:  # bad recipe, override or corpus: one line, exit code 2 (as the CLI)
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -120,7 +149,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(
         f"{args.recipe}: {result['masked_bytes']} held-out masked bytes; context-free "
         f"{result['context_free_accuracy']:.3f}; word context {result['word_context_accuracy']:.3f} "
-        f"({ratio:.2f}x the context-free)"
+        f"({ratio:.2f}x the context-free; contexts seen >= {args.min_count}x); {loaded.train.steps} steps show "
+        f"each training word masked {result['masked_exposures']:.1f}x on average"
     )
     return result
 

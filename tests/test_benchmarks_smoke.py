@@ -87,6 +87,11 @@ def test_mlm_bound_finds_context_that_word_statistics_can_fill(tmp_path):
     result = mlm_bound.main(["mlm-tiny", "--set", f"data.corpus={corpus}"])
     assert result["masked_bytes"] > 100
     assert result["word_context_accuracy"] > 0.8 > result["context_free_accuracy"]
+    # 500 steps × 64 windows × 32 bytes is ~16 passes over the ~63 kB of training text, ~1 word in 7 masked
+    assert 1.5 < result["masked_exposures"] < 3
+    # Contexts that were never seen that often back off to the context-free guess, byte for byte.
+    rare = mlm_bound.main(["mlm-tiny", "--min-count", "100000", "--set", f"data.corpus={corpus}"])
+    assert rare["word_context_accuracy"] == rare["context_free_accuracy"] == result["context_free_accuracy"]
 
 
 def test_mlm_bound_reads_masked_spans_and_neighbours():
@@ -110,6 +115,7 @@ def test_mlm_bound_reads_masked_spans_and_neighbours():
     [
         (["nope"], "error: recipe: expected one of"),
         (["mlm-tiny", "--set", "data.eval_fraction=0"], "error: data.eval_fraction: expected a held-out split"),
+        (["mlm-tiny", "--min-count", "0"], "error: --min-count: expected a positive int, got 0"),
     ],
 )
 def test_mlm_bound_rejects_bad_input_in_one_line(argv, message, capsys):
