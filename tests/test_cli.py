@@ -104,3 +104,13 @@ def test_mixed_precision_runs_and_checkpoints_its_scaler(tmp_path, capsys, preci
     state = torch.load(checkpoint.resolve(run, "run") / "state.pt", weights_only=True)
     assert bool(state["scaler"]) == (precision == "fp16"), "only fp16 needs a gradient scaler"
     assert "done: step 6" in capsys.readouterr().out
+
+
+def test_plot_draws_baselines_in_their_metrics_panel():
+    from torchperceiver.training.plot import panels
+
+    names = ["train/accuracy", "eval/accuracy", "eval/unigram_accuracy", "eval/context_free_accuracy", "train/grad_norm"]
+    assert panels(names) == {
+        "accuracy": ["eval/accuracy", "eval/context_free_accuracy", "eval/unigram_accuracy", "train/accuracy"],
+        "grad_norm": ["train/grad_norm"],
+    }

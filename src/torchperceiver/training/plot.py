@@ -1,7 +1,8 @@
 """Training curves from ``metrics.jsonl`` as one PNG: a panel per metric, train and eval together.
 
 Metric names are ``split/name``. A name ``prefix_metric`` whose ``metric`` has its own panel (e.g.
-``eval/unigram_loss`` beside ``loss``) is a baseline: drawn dashed in that panel.
+``eval/unigram_loss`` beside ``loss``, ``eval/context_free_accuracy`` beside ``accuracy``) is a baseline: drawn
+dashed in that panel.
 """
 
 from __future__ import annotations
@@ -32,9 +33,14 @@ def panels(names: list[str]) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = defaultdict(list)
     for name in sorted(names):
         metric = name.split("/", 1)[1]
-        base = metric.split("_", 1)[1] if "_" in metric else metric
-        grouped[base if base in metrics and base != metric else metric].append(name)
+        grouped[_baseline_of(metric, metrics) or metric].append(name)
     return dict(grouped)
+
+
+def _baseline_of(metric: str, metrics: set[str]) -> str | None:
+    """The longest ``_``-suffix of ``metric`` that is a metric itself (``context_free_accuracy`` → ``accuracy``)."""
+    parts = metric.split("_")
+    return next((base for i in range(1, len(parts)) if (base := "_".join(parts[i:])) in metrics), None)
 
 
 def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
