@@ -34,7 +34,9 @@ class AugmentConfig:
                 raise ValueError(f"augment.{name}: expected a probability in [0, 1], got {getattr(self, name)}")
 
 
-def _draws(cfg: AugmentConfig, seed: int, indices: list[int], source: tuple[int, int], crop: tuple[int, int]):
+def _draws(
+    cfg: AugmentConfig, seed: int, indices: list[int], source: tuple[int, int], crop: tuple[int, int]
+) -> list[tuple[float, bool, bool, float, float]]:
     """Per sample: zoom, flips and the crop's top-left corner (in source pixels)."""
     rows = []
     for index in indices:

@@ -93,7 +93,9 @@ def _uniform(g: torch.Generator, shape: tuple[int, ...], low: float, high: float
     return low + (high - low) * torch.rand(shape, generator=g)
 
 
-def _motion(g: torch.Generator, n: int, translation: float, rotation: float, scale: float, shear: float):
+def _motion(
+    g: torch.Generator, n: int, translation: float, rotation: float, scale: float, shear: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     length = _uniform(g, (n,), 0, translation)
     direction = _uniform(g, (n,), -math.pi, math.pi)
     shift = torch.stack([length * torch.cos(direction), length * torch.sin(direction)], -1)

@@ -239,6 +239,8 @@ def _with_size(cfg: AutoFlowConfig, size: tuple[int, int]) -> AutoFlowConfig:
     return AutoFlowConfig(**{**values, "size": tuple(size)})
 
 
-def _add(metrics: dict[str, tuple[torch.Tensor, torch.Tensor]], name: str, value: tuple[torch.Tensor, torch.Tensor]):
+def _add(
+    metrics: dict[str, tuple[torch.Tensor, torch.Tensor]], name: str, value: tuple[torch.Tensor, torch.Tensor]
+) -> None:
     s, c = metrics[name]
     metrics[name] = (s + value[0], c + value[1])
