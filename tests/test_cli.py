@@ -30,6 +30,7 @@ def test_train_help_lists_the_recipes(capsys):
         (["trainer.steps=1"], "'trainer.steps' is not accepted"),
         (["train.steps=abc"], 'Parser key "train.steps": Expected a int. Got value: abc'),
         (["train.steps=-5"], "train.steps: expected a positive number, got -5"),
+        (["train.flush_denormal=maybe"], 'Parser key "train.flush_denormal": Expected a bool. Got value: maybe'),
         (["optim.lr=-1"], "optim.lr: expected > 0, got -1"),
         (["optim.name=sgd"], "optim.name"),
         (["model.activation=relu"], "model.activation"),
