@@ -52,8 +52,8 @@ class TrainConfig:
     the rest is gradient accumulation. Intervals count optimizer steps. ``threads`` sets PyTorch's
     CPU threads per process (None: its default); one thread suits tiny models on a busy CPU.
     ``flush_denormal``: on a CPU, treat subnormal floats (magnitudes below 1.2e-38) as zero. x86 cores compute
-    with them tens of times slower, and they do turn up (in optimizer moments and attention gradients): a LAMB
-    run of ``mlm-tiny`` fell from 1,045 to 650 samples/s as they did. Process-wide, like ``threads``.
+    with them tens of times slower, and training does make them: a LAMB run of ``mlm-tiny`` fell from 1,045 to
+    650 samples/s without the flush. Process-wide, like ``threads``.
     ``restarts``: steps where a new schedule cycle begins (written by ``--extend``; see ``schedule.py``).
     ``dist_timeout_s``: how long a rank waits for its peers in a collective before it fails.
     """
