@@ -53,7 +53,8 @@ class TrainConfig:
     CPU threads per process (None: its default); one thread suits tiny models on a busy CPU.
     ``flush_denormal``: on a CPU, treat subnormal floats (magnitudes below 1.2e-38) as zero. x86 cores compute
     with them tens of times slower, and training does make them: a LAMB run of ``mlm-tiny`` fell from 1,045 to
-    650 samples/s without the flush. Process-wide, like ``threads``.
+    650 samples/s without the flush. Set for the thread that calls ``fit``, during ``fit`` only: that is all
+    of a one-thread run (``threads: 1``); PyTorch's intra-op worker threads keep their own setting.
     ``restarts``: steps where a new schedule cycle begins (written by ``--extend``; see ``schedule.py``).
     ``dist_timeout_s``: how long a rank waits for its peers in a collective before it fails.
     """
@@ -137,8 +138,6 @@ class Trainer:
         self.info = distributed.setup(cfg.device, cfg.dist_timeout_s)
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
-        if cfg.flush_denormal and self.info.device.type == "cpu":
-            torch.set_flush_denormal(True)
         self.layout = BatchLayout.create(cfg.batch_size, cfg.micro_batch_size, self.info.world_size)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank (FSDP2 does not broadcast)
         self.model = task.build_model().to(self.info.device)
@@ -172,6 +171,8 @@ class Trainer:
         with contextlib.ExitStack() as stack:
             if self._main:
                 stack.enter_context(lock.hold(self.run_dir))
+            if self.cfg.flush_denormal and self.info.device.type == "cpu":
+                stack.enter_context(flushed_subnormals())
             if resume is not None:
                 self.restore(resume)
             return self._fit()
@@ -511,6 +512,22 @@ class Trainer:
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
+
+
+def flushing_subnormals() -> bool:
+    """Whether this thread's float unit flushes subnormals to zero (PyTorch has a setter, no getter)."""
+    return (torch.tensor(1e-30) * 1e-10).item() == 0.0  # 1e-40 is a float32 subnormal
+
+
+@contextlib.contextmanager
+def flushed_subnormals() -> Iterator[None]:
+    """Flush subnormal floats to zero on this thread for the block, then restore what was there."""
+    before = flushing_subnormals()
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
 
 
 def _state_mismatch(model: torch.nn.Module, saved: dict[str, torch.Tensor], path: Path) -> str | None:
