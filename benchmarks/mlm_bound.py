@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from torchperceiver.models.language.baselines import MAX_WORD_LEN, context_free_correct
-from torchperceiver.models.language.masking import IGNORE_INDEX, WHITESPACE_IDS
+from torchperceiver.models.language.masking import IGNORE_INDEX, WHITESPACE_IDS, word_ids
 from torchperceiver.models.language.mlm import MLMTask
 from torchperceiver.tokenizer import BYTE_OFFSET
 
@@ -90,9 +90,10 @@ def masked_exposures(task: MLMTask, steps: int, batch_size: int, samples: int = 
     labelled = in_words = 0
     for index in range(samples):
         sample = dataset[index]
-        ids = torch.where(sample["labels"] != IGNORE_INDEX, sample["labels"], sample["input_ids"]).numpy()
-        labelled += int((sample["labels"] != IGNORE_INDEX).sum())
-        in_words += int(((ids >= BYTE_OFFSET) & ~np.isin(ids, WHITESPACE_IDS)).sum())
+        labels, inputs = sample["labels"].numpy(), sample["input_ids"].numpy()
+        masked = labels != IGNORE_INDEX
+        labelled += int(masked.sum())
+        in_words += int((word_ids(np.where(masked, labels, inputs)) >= 0).sum())  # the unmasked window's words
     passes = steps * batch_size * task.data_cfg.seq_len / len(task.train_ids)
     return passes * labelled / max(in_words, 1)
 
