@@ -135,7 +135,9 @@ class MultiHeadAttention(nn.Module):
         on the average. ``q [B, H, O, qk_head]`` (unpadded) → ``[B, H, O, v_head]``."""
         heads, kv_dim = self.num_heads, x_kv.shape[-1]
         zeros = self.fold_pad - 1
-        q_x = q @ self.key.weight.view(heads, self.qk_head_dim, kv_dim)
+        # einsum keeps the weights unbatched: matmul would broadcast them over the batch, and their
+        # gradients would then be B outer products summed afterwards (K = 1 matmuls, slow on a CPU).
+        q_x = torch.einsum("bhod,hdk->bhok", q, self.key.weight.view(heads, self.qk_head_dim, kv_dim))
         q_1 = (q * self.key.bias.view(heads, 1, self.qk_head_dim)).sum(-1, keepdim=True).to(q_x.dtype)
         q = torch.cat([q_x, q_1, q_x.new_zeros(*q_x.shape[:-1], zeros)], dim=-1)
         x = x_kv.to(q.dtype)[:, None]  # q is bf16 under autocast
@@ -144,7 +146,7 @@ class MultiHeadAttention(nn.Module):
         mean = self._sdpa(q, x, x, bias)
         mean_x, mean_1 = mean[..., :kv_dim], mean[..., kv_dim : kv_dim + 1]  # Σ p x and Σ p
         w_v = self.value.weight.view(heads, self.v_head_dim, kv_dim)
-        return mean_x @ w_v.transpose(1, 2) + mean_1 * self.value.bias.view(heads, 1, self.v_head_dim)
+        return torch.einsum("bhok,hvk->bhov", mean_x, w_v) + mean_1 * self.value.bias.view(heads, 1, self.v_head_dim)
 
 
 def _valid_rows(kv_mask: torch.Tensor | None, q_mask: torch.Tensor | None) -> torch.Tensor | None:
